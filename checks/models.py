@@ -1,0 +1,159 @@
+"""The typed values that cross every boundary: gate specs, readings, the snapshot.
+
+All models are frozen so a widget can compare the new snapshot with the old one by
+value and skip a redraw when nothing changed.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Band(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+    UNKNOWN = "unknown"
+
+
+class Verdict(StrEnum):
+    GO = "GO"
+    HOLD = "HOLD"
+    ROLLBACK = "ROLLBACK"
+
+
+Op = Literal["<", "<=", ">", ">="]
+_CONDITION = re.compile(r"^\s*(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+class Condition(Frozen):
+    """One side of a band: `value OP threshold`, e.g. `< 0.1` or `>= 98`."""
+
+    op: Op
+    threshold: float
+
+    @classmethod
+    def parse(cls, text: str) -> "Condition":
+        m = _CONDITION.match(text)
+        if not m:
+            raise ValueError(
+                f"{text!r} is not a condition; write an operator and a number, like \"< 0.1\" or \">= 98\""
+            )
+        return cls(op=m.group(1), threshold=float(m.group(2)))  # type: ignore[arg-type]
+
+    def holds(self, value: float) -> bool:
+        t = self.threshold
+        return {
+            "<": value < t,
+            "<=": value <= t,
+            ">": value > t,
+            ">=": value >= t,
+        }[self.op]
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.op in ("<", "<=")
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.threshold:g}"
+
+
+class Bands(Frozen):
+    """Green when `green` holds, red when `red` holds, yellow in between."""
+
+    green: Condition
+    red: Condition
+
+
+class GateReading(Frozen):
+    """One gate's value at one moment, judged."""
+
+    name: str
+    value: float | None
+    band: Band
+    unit: str = ""
+    source: str = "probe"
+    window: str = ""
+    target: str = ""
+    bands: Bands | None = None
+    detail: str = ""  # e.g. "4/5 healthy" or the reason the value is missing
+    stale: bool = False
+    observed_at: datetime | None = None
+
+
+class ProbeResult(Frozen):
+    """One health check of one target."""
+
+    target: str
+    at: datetime
+    ok: bool
+    status: int | None = None
+    latency_ms: float | None = None
+    reason: str = ""
+
+
+class Alert(Frozen):
+    at: datetime
+    source: str  # "rule", "alertmanager", "events"
+    severity: str  # P0..P4 or critical / warning / info
+    name: str
+    summary: str = ""
+    fingerprint: str = ""
+    acked: bool = False
+
+
+RolloutStateName = Literal["idle", "soaking", "held", "rolled_back", "complete"]
+
+
+class RolloutView(Frozen):
+    flag: str
+    steps: tuple[int, ...]
+    percentage: int
+    state: RolloutStateName
+    version: int
+    stage_started_at: datetime | None = None
+    soak_seconds: float = 0.0  # this step's soak
+    soak_elapsed_seconds: float = 0.0  # soak already done, as of `as_of`
+    as_of: datetime | None = None  # when soak_elapsed_seconds was measured
+    updated_by: str = ""
+
+
+class BurnInView(Frozen):
+    start: datetime
+    end: datetime
+    review: datetime
+    clean_days: int
+    days: int
+
+
+class SourceHealth(Frozen):
+    """Whether a data source answered on its last attempt, and why not."""
+
+    name: str
+    ok: bool
+    reason: str = ""
+    since: datetime | None = None
+
+
+class Snapshot(Frozen):
+    """Everything on screen at one moment."""
+
+    at: datetime
+    verdict: Verdict
+    reasons: tuple[str, ...] = ()
+    gates: tuple[GateReading, ...] = ()
+    rollout: RolloutView | None = None
+    alerts: tuple[Alert, ...] = ()
+    burn_in: BurnInView | None = None
+    database: SourceHealth = Field(default_factory=lambda: SourceHealth(name="database", ok=True))
+    sources: tuple[SourceHealth, ...] = ()
+    leader: bool = False
+    history: dict[str, tuple[float | None, ...]] = Field(default_factory=dict)

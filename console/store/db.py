@@ -1,0 +1,412 @@
+"""The one place the console talks to PostgreSQL. Aggregates are computed by SQL;
+rows are never fetched into Python to be counted."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from checks.models import Alert, Band, GateReading, ProbeResult, RolloutView
+
+from ..secrets import mask_text
+from .schema import MIGRATIONS
+
+log = logging.getLogger("gonogo.store")
+logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
+
+MIGRATION_LOCK = 0x60_6060
+LEADER_LOCK_BASE = 0x60_6000
+
+
+class StoreUnavailable(Exception):
+    """The database could not be reached or refused the work; the message says why."""
+
+
+def describe_db_error(e: BaseException) -> str:
+    """One line an operator can act on, passwords masked."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if "couldn't get a connection" in text or type(e).__name__ == "PoolTimeout":
+        text = "cannot connect (server down or unreachable)"
+    return mask_text(text)
+
+
+@dataclass(frozen=True)
+class ProbeAggregate:
+    value: float | None
+    detail: str
+    last_at: datetime | None
+
+
+# Which table serves which window: raw rows for short windows, rollups beyond.
+def rollup_for(window: timedelta) -> str:
+    if window <= timedelta(hours=1):
+        return "gonogo.probe_results"
+    if window <= timedelta(hours=48):
+        return "gonogo.probe_minute"
+    return "gonogo.probe_hour"
+
+
+class Store:
+    def __init__(self, url: str, *, statement_timeout: timedelta = timedelta(seconds=5), connect_timeout: float = 3.0):
+        self.url = url
+        self.statement_timeout_ms = int(statement_timeout.total_seconds() * 1000)
+        self._pool = AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=4,
+            open=False,
+            timeout=connect_timeout,
+            reconnect_timeout=24 * 3600,  # keep trying overnight; the screen says STALE meanwhile
+            check=AsyncConnectionPool.check_connection,
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": max(1, int(connect_timeout)),
+                "options": f"-c statement_timeout={self.statement_timeout_ms} -c application_name=gonogo",
+            },
+        )
+        self._leader_conn: psycopg.AsyncConnection | None = None
+
+    async def open(self) -> None:
+        await self._pool.open(wait=False)
+
+    async def close(self) -> None:
+        if self._leader_conn is not None:
+            try:
+                await self._leader_conn.close()
+            except Exception:
+                pass
+            self._leader_conn = None
+        await self._pool.close()
+
+    def connection(self):
+        return _Conn(self._pool)
+
+    # -- schema ---------------------------------------------------------------
+
+    async def migrate(self) -> int:
+        """Apply pending migrations; returns the schema version."""
+        async with self.connection() as conn:
+            await conn.execute("create schema if not exists gonogo")
+            await conn.execute(
+                "create table if not exists gonogo.schema_migrations"
+                " (version integer primary key, applied_at timestamptz not null default now())"
+            )
+            async with conn.transaction():
+                await conn.execute("select pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                cur = await conn.execute("select coalesce(max(version), 0) from gonogo.schema_migrations")
+                current = (await cur.fetchone())[0]
+                for version, sql in MIGRATIONS:
+                    if version > current:
+                        await conn.execute("set local statement_timeout = 0")
+                        await conn.execute(sql)
+                        await conn.execute("insert into gonogo.schema_migrations (version) values (%s)", (version,))
+                        current = version
+            return current
+
+    # -- probes ---------------------------------------------------------------
+
+    async def insert_probes(self, results: Sequence[ProbeResult]) -> None:
+        if not results:
+            return
+        async with self.connection() as conn:
+            async with conn.cursor() as cur:
+                # One statement so the rollup trigger runs once per batch.
+                await cur.execute(
+                    "insert into gonogo.probe_results (target, at, ok, status, latency_ms, reason)"
+                    " select * from unnest(%s::text[], %s::timestamptz[], %s::bool[], %s::int[], %s::float8[], %s::text[])",
+                    (
+                        [r.target for r in results],
+                        [r.at for r in results],
+                        [r.ok for r in results],
+                        [r.status for r in results],
+                        [r.latency_ms for r in results],
+                        [r.reason[:500] for r in results],
+                    ),
+                )
+
+    async def probe_aggregate(self, metric: str, window: timedelta, targets: Sequence[str]) -> ProbeAggregate:
+        """One probe gate over its window, for the given targets."""
+        async with self.connection() as conn:
+            if metric == "checks_passing":
+                cur = await conn.execute(
+                    "select count(*) filter (where ok), count(*), max(at) from ("
+                    " select distinct on (target) target, ok, at from gonogo.probe_results"
+                    " where target = any(%s) and at > now() - %s order by target, at desc) latest",
+                    (list(targets), window),
+                )
+                passing, seen, last_at = await cur.fetchone()
+                if not seen:
+                    return ProbeAggregate(None, "no probes in window", None)
+                return ProbeAggregate(100.0 * passing / len(targets), f"{passing}/{len(targets)} healthy", last_at)
+            last_at = await self._last_probe_at(conn, targets)
+            if metric == "p95_latency":
+                cur = await conn.execute(
+                    "select percentile_cont(0.95) within group (order by latency_ms), count(*)"
+                    " from gonogo.probe_results where target = any(%s) and at > now() - %s and latency_ms is not null",
+                    (list(targets), window),
+                )
+                p95, n = await cur.fetchone()
+                return ProbeAggregate(p95, f"{n} probes" if n else "no probes in window", last_at)
+            table = rollup_for(window)
+            if table == "gonogo.probe_results":
+                sql = (
+                    "select count(*) filter (where ok), count(*) from gonogo.probe_results"
+                    " where target = any(%s) and at > now() - %s"
+                )
+            else:
+                trunc = "minute" if table.endswith("minute") else "hour"
+                sql = (
+                    f"select sum(ok), sum(total) from {table}"
+                    f" where target = any(%s) and bucket >= date_trunc('{trunc}', now() - %s)"
+                )
+            cur = await conn.execute(sql, (list(targets), window))
+            ok, total = await cur.fetchone()
+            if not total:
+                return ProbeAggregate(None, "no probes in window", last_at)
+            failed = total - ok
+            if metric == "error_rate":
+                return ProbeAggregate(100.0 * failed / total, f"{failed}/{total} failed", last_at)
+            return ProbeAggregate(100.0 * ok / total, f"{ok}/{total} ok", last_at)
+
+    async def _last_probe_at(self, conn, targets: Sequence[str]) -> datetime | None:
+        cur = await conn.execute(
+            "select max(last) from (select (select max(at) from gonogo.probe_results where target = t) as last"
+            " from unnest(%s::text[]) t) x",
+            (list(targets),),
+        )
+        return (await cur.fetchone())[0]
+
+    async def count_5xx(self, window: timedelta) -> int:
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "select count(*) from gonogo.probe_results where at > now() - %s and status >= 500", (window,)
+            )
+            return (await cur.fetchone())[0]
+
+    async def daily_uptime(self, since: datetime) -> list[tuple[datetime, float]]:
+        """Uptime per UTC day since `since`, newest first (from the hourly rollup)."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "select date_trunc('day', bucket at time zone 'UTC') as day, 100.0 * sum(ok) / nullif(sum(total), 0)"
+                " from gonogo.probe_hour where bucket >= %s group by 1 order by 1 desc",
+                (since,),
+            )
+            return [(d, float(u) if u is not None else 0.0) for d, u in await cur.fetchall()]
+
+    async def prune(self, retention: timedelta) -> None:
+        async with self.connection() as conn:
+            await conn.execute("delete from gonogo.probe_results where at < now() - %s", (retention,))
+            await conn.execute("delete from gonogo.probe_minute where bucket < now() - %s", (max(retention, timedelta(days=2)),))
+            await conn.execute("delete from gonogo.probe_hour where bucket < now() - interval '35 days'")
+            await conn.execute("delete from gonogo.gate_evaluations where at < now() - interval '35 days'")
+
+    # -- SQL gates --------------------------------------------------------------
+
+    async def sql_value(self, query: str, timeout: timedelta) -> float | None:
+        """A configured SQL gate: read-only, time-limited, its single number."""
+        async with self.connection() as conn:
+            async with conn.transaction():
+                await conn.execute("set transaction read only")
+                await conn.execute(f"set local statement_timeout = {int(timeout.total_seconds() * 1000)}")
+                cur = await conn.execute(query)
+                if cur.description is None:
+                    raise ValueError("the query returned no rows")
+                row = await cur.fetchone()
+        if row is None or len(row) == 0:
+            raise ValueError("the query returned no rows")
+        if len(row) != 1:
+            raise ValueError(f"the query returned {len(row)} columns; a gate needs one number")
+        if row[0] is None:
+            return None
+        try:
+            return float(row[0])
+        except (TypeError, ValueError):
+            raise ValueError(f"the query returned {row[0]!r}, not a number") from None
+
+    async def sql_rows(self, query: str, timeout: timedelta) -> list[tuple]:
+        async with self.connection() as conn:
+            async with conn.transaction():
+                await conn.execute("set transaction read only")
+                await conn.execute(f"set local statement_timeout = {int(timeout.total_seconds() * 1000)}")
+                cur = await conn.execute(query)
+                return list(await cur.fetchmany(200))
+
+    # -- gate evaluations -------------------------------------------------------
+
+    async def record_evaluations(self, at: datetime, readings: Sequence[GateReading]) -> None:
+        async with self.connection() as conn:
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "insert into gonogo.gate_evaluations (at, gate, value, band) values (%s, %s, %s, %s)"
+                    " on conflict do nothing",
+                    [(at, r.name, r.value, r.band.value) for r in readings],
+                )
+
+    async def gate_history(self, since: datetime) -> dict[str, list[tuple[datetime, float | None, str]]]:
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "select gate, at, value, band from gonogo.gate_evaluations where at > %s order by gate, at", (since,)
+            )
+            out: dict[str, list] = {}
+            for gate, at, value, band in await cur.fetchall():
+                out.setdefault(gate, []).append((at, value, band))
+            return out
+
+    # -- rollout ------------------------------------------------------------------
+
+    async def rollout_view(self, flag: str, steps: Sequence[int], soak_for) -> RolloutView:
+        async with self.connection() as conn:
+            await conn.execute(
+                "insert into gonogo.rollout_state (flag, percentage, state, version)"
+                " values (%s, %s, 'idle', 1) on conflict (flag) do nothing",
+                (flag, steps[0]),
+            )
+            cur = await conn.execute(
+                "select percentage, state, version, stage_started_at, soak_elapsed_s"
+                " + coalesce(extract(epoch from now() - soak_resumed_at), 0), now(), updated_by"
+                " from gonogo.rollout_state where flag = %s",
+                (flag,),
+            )
+            pct, state, version, started, elapsed, now, by = await cur.fetchone()
+        return RolloutView(
+            flag=flag,
+            steps=tuple(steps),
+            percentage=pct,
+            state=state,
+            version=version,
+            stage_started_at=started,
+            soak_seconds=soak_for(pct).total_seconds(),
+            soak_elapsed_seconds=float(elapsed or 0),
+            as_of=now,
+            updated_by=by,
+        )
+
+    # -- alerts ---------------------------------------------------------------------
+
+    async def raise_alert(self, fingerprint: str, source: str, severity: str, name: str, summary: str, at: datetime | None = None) -> None:
+        async with self.connection() as conn:
+            await conn.execute(
+                "insert into gonogo.alerts (fingerprint, source, severity, name, summary, first_at, last_at)"
+                " values (%s, %s, %s, %s, %s, coalesce(%s, now()), coalesce(%s, now()))"
+                " on conflict (fingerprint) do update set severity = excluded.severity, summary = excluded.summary,"
+                "  last_at = case when gonogo.alerts.resolved_at is null then gonogo.alerts.last_at else excluded.last_at end,"
+                "  first_at = case when gonogo.alerts.resolved_at is null then gonogo.alerts.first_at else excluded.first_at end,"
+                "  acked_at = case when gonogo.alerts.resolved_at is null then gonogo.alerts.acked_at end,"
+                "  resolved_at = null",
+                (fingerprint, source, severity, name, summary, at, at),
+            )
+
+    async def resolve_alerts(self, fingerprints: Sequence[str]) -> None:
+        if not fingerprints:
+            return
+        async with self.connection() as conn:
+            await conn.execute(
+                "update gonogo.alerts set resolved_at = now() where fingerprint = any(%s) and resolved_at is null",
+                (list(fingerprints),),
+            )
+
+    async def resolve_missing(self, source: str, keep: Sequence[str]) -> None:
+        """Resolve every open alert of `source` whose fingerprint is not in `keep`."""
+        async with self.connection() as conn:
+            await conn.execute(
+                "update gonogo.alerts set resolved_at = now() where source = %s and resolved_at is null"
+                " and not (fingerprint = any(%s))",
+                (source, list(keep)),
+            )
+
+    async def ack_alert(self, fingerprint: str, who: str) -> None:
+        async with self.connection() as conn:
+            await conn.execute(
+                "update gonogo.alerts set acked_at = now(), acked_by = %s where fingerprint = %s and acked_at is null",
+                (who, fingerprint),
+            )
+
+    async def recent_alerts(self, limit: int = 50) -> list[Alert]:
+        """Open alerts newest first, then those resolved in the last hour."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "select last_at, source, severity, name, summary, fingerprint, acked_at is not null, resolved_at"
+                " from gonogo.alerts where resolved_at is null or resolved_at > now() - interval '1 hour'"
+                " order by (resolved_at is null) desc, last_at desc limit %s",
+                (limit,),
+            )
+            return [
+                Alert(
+                    at=at, source=src, severity=sev, name=name,
+                    summary=(summary if res is None else f"resolved · {summary}"),
+                    fingerprint=fp, acked=acked or res is not None,
+                )
+                for at, src, sev, name, summary, fp, acked, res in await cur.fetchall()
+            ]
+
+    # -- leadership -------------------------------------------------------------------
+
+    async def hold_leadership(self, key: str) -> bool:
+        """Try to be (or stay) the leader for `key`: a session advisory lock held on a
+        connection of its own. Returns whether this process leads now."""
+        lock_id = LEADER_LOCK_BASE + (abs(hash_key(key)) % 1_000_000)
+        conn = self._leader_conn
+        if conn is not None and not conn.closed:
+            try:
+                await conn.execute("select 1")
+                return True
+            except psycopg.Error:
+                try:
+                    await conn.close()
+                except Exception:
+                    pass
+                self._leader_conn = None
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=3)
+        except psycopg.Error:
+            return False
+        cur = await conn.execute("select pg_try_advisory_lock(%s)", (lock_id,))
+        if (await cur.fetchone())[0]:
+            self._leader_conn = conn
+            return True
+        await conn.close()
+        return False
+
+
+def hash_key(key: str) -> int:
+    # Stable across processes (Python's hash() is salted per process).
+    import zlib
+
+    return zlib.crc32(key.encode())
+
+
+class _Conn:
+    """`async with store.connection() as conn`, with every database fault turned into
+    StoreUnavailable carrying a masked, one-line reason."""
+
+    def __init__(self, pool: AsyncConnectionPool):
+        self._pool = pool
+        self._cm = None
+
+    async def __aenter__(self) -> psycopg.AsyncConnection:
+        self._cm = self._pool.connection()
+        try:
+            return await self._cm.__aenter__()
+        except Exception as e:
+            raise StoreUnavailable(describe_db_error(e)) from e
+
+    async def __aexit__(self, et, ev, tb):
+        try:
+            await self._cm.__aexit__(et, ev, tb)
+        except Exception as e:
+            raise StoreUnavailable(describe_db_error(e)) from e
+        if is_connection_fault(ev):
+            raise StoreUnavailable(describe_db_error(ev)) from ev
+        return False
+
+
+def is_connection_fault(e: BaseException | None) -> bool:
+    """The database is away (as opposed to one query being wrong or too slow)."""
+    if isinstance(e, psycopg.errors.QueryCanceled):
+        return False
+    return isinstance(e, (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout))
