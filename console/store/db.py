@@ -286,6 +286,20 @@ class Store:
             updated_by=by,
         )
 
+    async def rollout_history(self, flag: str) -> list[dict]:
+        """The audit trail, oldest first, in the shape `gonogo status --json` prints."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "select at, operator, action, from_pct, to_pct, reason, automatic, override, verdict"
+                " from gonogo.rollout_events where flag = %s order by id",
+                (flag,),
+            )
+            return [
+                {"at": at.isoformat(), "operator": op, "action": action, "from": f, "to": t, "reason": reason,
+                 "automatic": auto, "override": ovr, "verdict": verdict}
+                for at, op, action, f, t, reason, auto, ovr, verdict in await cur.fetchall()
+            ]
+
     # -- alerts ---------------------------------------------------------------------
 
     async def raise_alert(self, fingerprint: str, source: str, severity: str, name: str, summary: str, at: datetime | None = None) -> None:

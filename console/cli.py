@@ -1,0 +1,234 @@
+"""The command line. Every command takes --config and honours GONOGO_DATABASE_URL;
+bad usage and bad config exit 2 with one message, never a traceback."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from importlib import resources
+from pathlib import Path
+
+from . import __version__
+from .config import Config, ConfigError, load_config
+from .secrets import mask_text
+
+EXIT_OK, EXIT_NOT_GO, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # exit 2 with one line, as argparse does, but via our path
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="config file (default: ./config.toml, then the XDG config dir)")
+    p = _Parser(prog="gonogo", description="A terminal console for go/no-go decisions on progressive rollouts.",
+                parents=[common])
+    p.add_argument("--version", action="version", version=f"gonogo {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    d = sub.add_parser("demo", parents=[common], help="embedded PostgreSQL + a simulated service + the console")
+    d.add_argument("--port", type=int, default=None, help="port of the simulated service (default: the config's, or a free one)")
+    sub.add_parser("tui", parents=[common], help="the console (the default command)")
+    sub.add_parser("watch", parents=[common], help="the engine with no UI: probes, evaluation, alerts")
+    c = sub.add_parser("check", parents=[common], help="one evaluation; exit 0 GO, 1 not GO, 2 bad usage/config, 3 data unavailable")
+    c.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    s = sub.add_parser("status", parents=[common], help="rollout state and history")
+    s.add_argument("--json", action="store_true", help="print JSON instead of text")
+    for sp in sub.choices.values():
+        sp.add_argument("--version", action="version", version=f"gonogo {__version__}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as e:
+        print(str(e), file=sys.stderr)
+        print("try `gonogo --help`", file=sys.stderr)
+        return EXIT_USAGE
+    command = args.command or "tui"
+    try:
+        config = _load(args, demo=(command == "demo"))
+    except ConfigError as e:
+        print(f"gonogo: bad config: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if command == "demo":
+            return _demo(config, args)
+        if command == "tui":
+            return _tui(config)
+        if command == "watch":
+            return asyncio.run(_watch(config))
+        if command == "check":
+            return asyncio.run(_check(config, as_json=args.json))
+        if command == "status":
+            return asyncio.run(_status(config, as_json=args.json))
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as e:  # the last line of defence: one line, no traceback
+        print(f"gonogo: {mask_text(str(e)) or type(e).__name__}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    return EXIT_USAGE
+
+
+def _load(args, *, demo: bool) -> Config:
+    if args.config:
+        return load_config(args.config)
+    try:
+        return load_config(None)
+    except ConfigError:
+        if not demo:
+            raise
+    # The demo runs anywhere: fall back to the packaged copy of the repository's config.toml.
+    text = resources.files("console").joinpath("default_config.toml").read_text()
+    import tomllib
+
+    from .config import parse_config
+
+    return parse_config(tomllib.loads(text), path="(built-in demo config)", text=text)
+
+
+def _tui(config: Config, **kw) -> int:
+    from .app import make_app
+
+    app = make_app(config, **kw)
+    app.run()
+    return app.return_code or EXIT_OK
+
+
+def _demo(config: Config, args) -> int:
+    from .demo.run import DEMO_DB, prepare_demo
+
+    print("gonogo demo: starting the embedded PostgreSQL and the simulated service…", file=sys.stderr)
+    demo_config, service = prepare_demo(config, port=args.port)
+    try:
+        return _tui(demo_config, demo=service, embedded_name=DEMO_DB)
+    finally:
+        service.stop()
+
+
+async def _open(config: Config):
+    from .runtime import open_store
+
+    return await open_store(config)
+
+
+async def _watch(config: Config) -> int:
+    from .engine import Engine
+
+    store = await _open_or_unavailable(config)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    last: tuple | None = None
+
+    def report(snap):
+        nonlocal last
+        key = (snap.verdict, snap.reasons, snap.database.ok, snap.leader)
+        if key != last:
+            last = key
+            db = "" if snap.database.ok else f"  [database unavailable: {snap.database.reason}]"
+            role = "leader" if snap.leader else "follower"
+            why = "; ".join(snap.reasons) or "all gates green"
+            print(f"{snap.at.isoformat(timespec='seconds')} {snap.verdict.value:<8} ({role}) {why}{db}", flush=True)
+
+    engine = Engine(config, store, on_snapshot=report)
+    task = asyncio.create_task(engine.run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await engine.aclose()
+        await store.close()
+    return EXIT_OK
+
+
+async def _open_or_unavailable(config: Config):
+    from .store.db import StoreUnavailable
+    from .store.embedded import EmbeddedError
+
+    try:
+        return await _open(config)
+    except (StoreUnavailable, EmbeddedError) as e:
+        print(f"gonogo: database unavailable: {mask_text(str(e))}", file=sys.stderr)
+        return None
+
+
+async def _check(config: Config, *, as_json: bool) -> int:
+    from checks.verdict import format_value
+
+    from .engine import Engine
+
+    store = await _open_or_unavailable(config)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    engine = Engine(config, store)
+    try:
+        snap = await engine.check_once()
+    finally:
+        await engine.aclose()
+        await store.close()
+    if not snap.database.ok:
+        print(f"gonogo: database unavailable: {snap.database.reason}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    if as_json:
+        out = {
+            "verdict": snap.verdict.value,
+            "evaluated_at": snap.at.isoformat(),
+            "reasons": list(snap.reasons),
+            "gates": [
+                {
+                    "name": g.name, "value": g.value, "band": g.band.value, "unit": g.unit,
+                    "source": g.source, "window": g.window, "target": g.target, "detail": g.detail,
+                    "stale": g.stale,
+                    "green": str(g.bands.green) if g.bands else None, "red": str(g.bands.red) if g.bands else None,
+                }
+                for g in snap.gates
+            ],
+        }
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"verdict: {snap.verdict.value}   ({snap.at.isoformat(timespec='seconds')})")
+        for r in snap.reasons:
+            print(f"  - {r}")
+        w = max([len(g.name) for g in snap.gates] + [4])
+        print(f"\n{'gate':<{w}}  {'value':>10}  {'band':<8} {'green / red':<18} detail")
+        for g in snap.gates:
+            bands = f"{g.bands.green} / {g.bands.red}" if g.bands else ""
+            print(f"{g.name:<{w}}  {format_value(g.value, g.unit):>10}  {g.band.value:<8} {bands:<18} {g.detail}")
+    return EXIT_OK if snap.verdict.value == "GO" else EXIT_NOT_GO
+
+
+async def _status(config: Config, *, as_json: bool) -> int:
+    store = await _open_or_unavailable(config)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    try:
+        view = await store.rollout_view(config.rollout.flag, config.rollout.steps, config.rollout.soak_for)
+        history = await store.rollout_history(config.rollout.flag)
+    finally:
+        await store.close()
+    if as_json:
+        print(json.dumps({
+            "flag": view.flag, "percentage": view.percentage, "state": view.state, "version": view.version,
+            "stage_started_at": view.stage_started_at.isoformat() if view.stage_started_at else None,
+            "soak_seconds": view.soak_seconds, "soak_elapsed_seconds": view.soak_elapsed_seconds,
+            "history": history,
+        }, indent=2))
+    else:
+        print(f"{view.flag}: {view.percentage} % ({view.state}), version {view.version}")
+        for h in history:
+            print(f"  {h['at']}  {h['operator']:<12} {h['action']:<9} {h['from']:>3} → {h['to']:<3} {h['reason']}")
+    return EXIT_OK

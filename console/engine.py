@@ -1,0 +1,471 @@
+"""The engine: probes every target on its own schedule, runs the PromQL and SQL gates
+on theirs, evaluates every gate, keeps the alert feed, and hands a Snapshot to
+whoever listens (the App, `gonogo watch`, `gonogo check`).
+
+It never blocks: all I/O is async, every call has a timeout, and a loop re-arms only
+after its last run ended. A database fault marks the snapshot's database health
+down with the reason, keeps the last values (stale, hence unknown), buffers probe
+results, and the loops carry on until the database answers again.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import psycopg
+
+from checks.bands import judge
+from checks.models import Band, BurnInView, GateReading, ProbeResult, Snapshot, SourceHealth
+from checks.verdict import reasons as verdict_reasons
+from checks.verdict import verdict as decide
+
+from .config import Config, Gate
+from .durations import format_duration
+from .probe import make_client, probe
+from .secrets import mask_text
+from .sources import SourceError
+from .sources.alertmanager import fetch_alerts
+from .sources.prometheus import promql_value
+from .store.db import Store, StoreUnavailable, describe_db_error
+
+log = logging.getLogger("gonogo.engine")
+
+Clock = Callable[[], datetime]
+PROBE_BUFFER_MAX = 50_000  # about a day of 5 targets at 5 s; older results are dropped first
+RECORD_EVERY = timedelta(seconds=15)
+TREND_POINTS = 60
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class QueryResult:
+    """The last answer of a PromQL or SQL gate."""
+
+    value: float | None = None
+    error: str = ""
+    observed_at: datetime | None = None  # last time the source answered (with or without a number)
+
+
+@dataclass
+class EngineState:
+    query_results: dict[str, QueryResult] = field(default_factory=dict)
+    history: dict[str, deque] = field(default_factory=dict)
+    last_readings: dict[str, GateReading] = field(default_factory=dict)
+    database: SourceHealth = field(default_factory=lambda: SourceHealth(name="database", ok=True))
+    sources: dict[str, SourceHealth] = field(default_factory=dict)
+    clean_days: int = 0
+    clean_days_at: datetime | None = None
+    last_recorded: datetime | None = None
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        clock: Clock = utcnow,
+        on_snapshot: Callable[[Snapshot], None] | None = None,
+        client: httpx.AsyncClient | None = None,
+        lead: bool = True,
+    ):
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.on_snapshot = on_snapshot
+        self.client = client or make_client()
+        self.want_lead = lead
+        self.leader = False
+        self.state = EngineState()
+        self.snapshot: Snapshot | None = None
+        self._buffer: deque[ProbeResult] = deque(maxlen=PROBE_BUFFER_MAX)
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run every loop until cancelled."""
+        await self._load_history()
+        loops = [self._leadership_loop(), self._evaluate_loop(), self._maintenance_loop()]
+        loops += [self._probe_loop(t) for t in self.config.targets]
+        loops += [self._query_loop(g) for g in self.config.gates if g.source in ("sql", "promql")]
+        if self.config.alertmanager.url:
+            loops.append(self._alertmanager_loop())
+        loops.append(self._alert_rules_loop())
+        self._tasks = [asyncio.create_task(c) for c in loops]
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            for t in self._tasks:
+                t.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.client.aclose()
+
+    def poke(self) -> None:
+        """Evaluate now rather than at the next tick (after a fault injection, a key)."""
+        self._wake.set()
+
+    # -- one evaluation (also `gonogo check`) ------------------------------------
+
+    async def check_once(self) -> Snapshot:
+        """Probe every target once, run every query gate once, evaluate."""
+        results = await asyncio.gather(*(probe(self.client, t) for t in self.config.targets))
+        self._buffer.extend(results)
+        await asyncio.gather(*(self._run_query(g) for g in self.config.gates if g.source != "probe"))
+        self.leader = True  # a one-shot check writes its own probes
+        return await self.evaluate()
+
+    async def evaluate(self) -> Snapshot:
+        now = self.clock()
+        await self._flush_probes()
+        readings = []
+        db_ok = True
+        for gate in self.config.gates:
+            try:
+                reading = await self._read_gate(gate, now)
+            except StoreUnavailable as e:
+                db_ok = False
+                self._db_down(str(e), now)
+                reading = self._stale_copy(gate, now)
+            readings.append(reading)
+        rollout = alerts = None
+        if db_ok:
+            try:
+                rollout = await self.store.rollout_view(
+                    self.config.rollout.flag, self.config.rollout.steps, self.config.rollout.soak_for
+                )
+                alerts = tuple(await self.store.recent_alerts(50))
+                await self._refresh_clean_days(now)
+                if self.leader and (
+                    self.state.last_recorded is None or now - self.state.last_recorded >= RECORD_EVERY
+                ):
+                    await self.store.record_evaluations(now, readings)
+                    self.state.last_recorded = now
+                    self._remember(now, readings)
+                elif not self.leader and (
+                    self.state.last_recorded is None or now - self.state.last_recorded >= RECORD_EVERY
+                ):
+                    self.state.last_recorded = now
+                    self._remember(now, readings)
+                self._db_up(now)
+            except StoreUnavailable as e:
+                db_ok = False
+                self._db_down(str(e), now)
+        prev = self.snapshot
+        for r in readings:
+            self.state.last_readings[r.name] = r
+        snap = Snapshot(
+            at=now,
+            verdict=decide(r.band for r in readings),
+            reasons=verdict_reasons(readings),
+            gates=tuple(readings),
+            rollout=rollout if rollout is not None else (prev.rollout if prev else None),
+            alerts=alerts if alerts is not None else (prev.alerts if prev else ()),
+            burn_in=self._burn_in_view(),
+            database=self.state.database,
+            sources=tuple(self.state.sources.values()),
+            leader=self.leader,
+            history={name: tuple(v for _, v in pts) for name, pts in self.state.history.items()},
+        )
+        self.snapshot = snap
+        if self.on_snapshot is not None:
+            self.on_snapshot(snap)
+        return snap
+
+    async def _read_gate(self, gate: Gate, now: datetime) -> GateReading:
+        base = dict(
+            name=gate.name,
+            unit=gate.display_unit,
+            source=gate.source,
+            bands=gate.bands,
+            window=format_duration(gate.window) if gate.source == "probe" else format_duration(gate.interval),
+        )
+        if gate.source == "probe":
+            targets = [gate.target] if gate.target else [t.name for t in self.config.targets]
+            agg = await self.store.probe_aggregate(gate.probe_metric, gate.window, targets)
+            max_interval = max(t.interval for t in self.config.targets if t.name in targets)
+            stale = agg.last_at is None or now - agg.last_at > 2 * max_interval
+            detail = agg.detail
+            if stale and agg.last_at is not None:
+                detail = f"last probe {_ago(now - agg.last_at)} ago"
+            return GateReading(
+                **base,
+                target=gate.target or "all",
+                value=agg.value,
+                band=judge(agg.value, gate.bands, stale=stale),
+                detail=detail,
+                stale=stale and agg.last_at is not None,
+                observed_at=agg.last_at,
+            )
+        q = self.state.query_results.get(gate.name) or QueryResult()
+        stale = q.observed_at is None or now - q.observed_at > 2 * gate.interval
+        detail = q.error or ("no data" if q.value is None else "")
+        if stale and q.observed_at is not None and not q.error:
+            detail = f"last answer {_ago(now - q.observed_at)} ago"
+        return GateReading(
+            **base,
+            target=gate.source,
+            value=q.value,
+            band=judge(q.value, gate.bands, stale=stale or bool(q.error)),
+            detail=detail if q.observed_at or q.error else "waiting for first answer",
+            stale=stale and q.observed_at is not None,
+            observed_at=q.observed_at,
+        )
+
+    def _stale_copy(self, gate: Gate, now: datetime) -> GateReading:
+        last = self.state.last_readings.get(gate.name)
+        if last is None:
+            return GateReading(
+                name=gate.name, value=None, band=Band.UNKNOWN, unit=gate.display_unit, source=gate.source,
+                bands=gate.bands, detail="database unavailable",
+            )
+        return last.model_copy(update={"band": Band.UNKNOWN, "stale": True, "detail": "database unavailable"})
+
+    # -- loops --------------------------------------------------------------------
+
+    async def _evaluate_loop(self) -> None:
+        period = self.config.console.refresh.total_seconds()
+        while True:
+            try:
+                await self.evaluate()
+            except Exception as e:  # a bug must not kill the console: show it, keep going
+                log.exception("evaluation failed")
+                self.state.sources["engine"] = SourceHealth(name="engine", ok=False, reason=mask_text(str(e))[:200])
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=period)
+
+    async def _leadership_loop(self) -> None:
+        while True:
+            if self.want_lead:
+                was = self.leader
+                try:
+                    self.leader = await self.store.hold_leadership(f"gonogo:{self.config.rollout.flag}")
+                except Exception:
+                    self.leader = False
+                if was and not self.leader and not self.state.database.ok:
+                    self.leader = True  # keep probing into the buffer while the database is away
+            await asyncio.sleep(5)
+
+    async def _probe_loop(self, target) -> None:
+        interval = target.interval.total_seconds()
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            if self.leader:
+                result = await probe(self.client, target)
+                self._buffer.append(result)
+            next_at += interval
+            delay = next_at - loop.time()
+            if delay < 0:  # fell behind (a slow probe): skip, do not burst
+                next_at = loop.time() + interval
+                delay = interval
+            await asyncio.sleep(delay)
+
+    async def _flush_probes(self) -> None:
+        if not self._buffer:
+            return
+        batch = list(self._buffer)
+        try:
+            await self.store.insert_probes(batch)
+        except StoreUnavailable:
+            raise_ = False  # kept in the buffer for the next try
+            return
+        for _ in batch:
+            self._buffer.popleft()
+
+    async def _query_loop(self, gate: Gate) -> None:
+        while True:
+            await self._run_query(gate)
+            await asyncio.sleep(gate.interval.total_seconds())
+
+    async def _run_query(self, gate: Gate) -> None:
+        now = self.clock()
+        prev = self.state.query_results.get(gate.name) or QueryResult()
+        try:
+            if gate.source == "promql":
+                value = await promql_value(
+                    self.client, self.config.prometheus.url, gate.query, gate.timeout.total_seconds()
+                )
+            else:
+                value = await self.store.sql_value(gate.query, gate.timeout)
+            self.state.query_results[gate.name] = QueryResult(value=value, observed_at=now)
+        except StoreUnavailable as e:
+            self._db_down(str(e), now)
+            self.state.query_results[gate.name] = QueryResult(prev.value, prev.error, prev.observed_at)
+        except psycopg.errors.QueryCanceled:
+            self.state.query_results[gate.name] = QueryResult(
+                None, f"timed out after {format_duration(gate.timeout)}", now
+            )
+        except (SourceError, psycopg.Error, ValueError) as e:
+            self.state.query_results[gate.name] = QueryResult(None, _short(e), now)
+
+    async def _alertmanager_loop(self) -> None:
+        am = self.config.alertmanager
+        while True:
+            now = self.clock()
+            try:
+                alerts = await fetch_alerts(self.client, am.url, am.timeout.total_seconds())
+                self.state.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=True, since=now)
+                if self.leader:
+                    for a in alerts:
+                        await self.store.raise_alert(a.fingerprint, "alertmanager", a.severity, a.name, a.summary, a.at)
+                    await self.store.resolve_missing("alertmanager", [a.fingerprint for a in alerts])
+            except SourceError as e:
+                prev = self.state.sources.get("alertmanager")
+                since = prev.since if prev and not prev.ok else now
+                self.state.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=False, reason=str(e), since=since)
+            except StoreUnavailable as e:
+                self._db_down(str(e), now)
+            await asyncio.sleep(am.interval.total_seconds())
+
+    async def _alert_rules_loop(self) -> None:
+        cfg = self.config.alerts
+        await asyncio.sleep(1)
+        while True:
+            if self.leader and self.state.database.ok:
+                try:
+                    await self._apply_alert_rules()
+                except StoreUnavailable as e:
+                    self._db_down(str(e), self.clock())
+                except (psycopg.Error, ValueError) as e:
+                    self.state.sources["alert rules"] = SourceHealth(name="alert rules", ok=False, reason=_short(e))
+            await asyncio.sleep(cfg.interval.total_seconds())
+
+    async def _apply_alert_rules(self) -> None:
+        cfg = self.config.alerts
+        snap = self.snapshot
+        firing: dict[str, tuple[str, str, str]] = {}  # fingerprint -> severity, name, summary
+        if snap is not None:
+            for r in snap.gates:
+                if r.band in (Band.RED, Band.YELLOW):
+                    from checks.verdict import format_value
+
+                    firing[f"rule:gate:{r.name}"] = (
+                        "critical" if r.band is Band.RED else "warning",
+                        f"{r.name} {r.band.value}",
+                        f"{format_value(r.value, r.unit)} (green {r.bands.green if r.bands else '?'})",
+                    )
+        targets = [t.name for t in self.config.targets]
+        if targets:
+            agg = await self.store.probe_aggregate("error_rate", timedelta(hours=1), targets)
+            if agg.value is not None and agg.value > cfg.error_rate_1h:
+                firing["rule:error_rate_1h"] = (
+                    "critical", "error rate over 1 h", f"{agg.value:.2f} % > {cfg.error_rate_1h} % ({agg.detail})"
+                )
+            n5xx = await self.store.count_5xx(timedelta(minutes=1))
+            if n5xx > cfg.max_5xx_per_minute:
+                firing["rule:5xx_per_minute"] = (
+                    "warning", "5xx burst", f"{n5xx} 5xx answers in the last minute (> {cfg.max_5xx_per_minute})"
+                )
+        if cfg.cost_query:
+            cost = await self.store.sql_value(cfg.cost_query, self.config.database.statement_timeout)
+            if cost is not None and cost > cfg.cost_budget:
+                firing["rule:cost"] = ("critical", "cost over budget", f"${cost:.2f} today > ${cfg.cost_budget:.2f}")
+        for fp, (sev, name, summary) in firing.items():
+            await self.store.raise_alert(fp, "rule", sev, name, summary)
+        await self.store.resolve_missing("rule", list(firing))
+        if cfg.events_query:
+            rows = await self.store.sql_rows(cfg.events_query, self.config.database.statement_timeout)
+            keep = []
+            for row in rows:
+                if len(row) < 3:
+                    raise ValueError("events_query must return at, severity, name[, summary]")
+                at, sev, name = row[0], str(row[1]), str(row[2])
+                summary = str(row[3]) if len(row) > 3 and row[3] is not None else ""
+                fp = "ev:" + hashlib.sha1(f"{at}|{name}|{summary}".encode()).hexdigest()[:16]
+                keep.append(fp)
+                await self.store.raise_alert(fp, "events", sev, name, summary, at)
+            await self.store.resolve_missing("events", keep)
+
+    async def _maintenance_loop(self) -> None:
+        while True:
+            await asyncio.sleep(300)
+            if self.leader:
+                with contextlib.suppress(StoreUnavailable):
+                    await self.store.prune(self.config.database.retention)
+
+    # -- helpers ------------------------------------------------------------------
+
+    async def _load_history(self) -> None:
+        try:
+            hist = await self.store.gate_history(self.clock() - timedelta(hours=1))
+        except StoreUnavailable as e:
+            self._db_down(str(e), self.clock())
+            return
+        for name, rows in hist.items():
+            dq = self.state.history.setdefault(name, deque(maxlen=240))
+            dq.extend((at, value) for at, value, _ in rows)
+
+    def _remember(self, now: datetime, readings) -> None:
+        for r in readings:
+            self.state.history.setdefault(r.name, deque(maxlen=240)).append((now, r.value))
+
+    async def _refresh_clean_days(self, now: datetime) -> None:
+        if self.state.clean_days_at and now - self.state.clean_days_at < timedelta(minutes=1):
+            return
+        bi = self.config.burn_in
+        threshold = 99.98
+        for g in self.config.gates:
+            if g.probe_metric == "uptime":
+                threshold = g.bands.green.threshold
+                break
+        days = await self.store.daily_uptime(bi.start)
+        self.state.clean_days = count_clean_days(days, threshold)
+        self.state.clean_days_at = now
+
+    def _burn_in_view(self) -> BurnInView:
+        bi = self.config.burn_in
+        return BurnInView(start=bi.start, end=bi.end, review=bi.review, clean_days=self.state.clean_days, days=bi.days)
+
+    def _db_down(self, reason: str, now: datetime) -> None:
+        prev = self.state.database
+        since = prev.since if not prev.ok and prev.since else now
+        self.state.database = SourceHealth(name="database", ok=False, reason=reason, since=since)
+
+    def _db_up(self, now: datetime) -> None:
+        if not self.state.database.ok:
+            self.state.database = SourceHealth(name="database", ok=True, since=now)
+
+
+def count_clean_days(days: list[tuple[datetime, float]], threshold: float) -> int:
+    """Consecutive clean days, newest first: a day is clean when its uptime meets the
+    threshold. Today (partial) counts when clean so far; a gap day breaks the run."""
+    n = 0
+    prev_day = None
+    for day, uptime in days:
+        if prev_day is not None and (prev_day - day) > timedelta(days=1, hours=1):
+            break
+        if uptime < threshold:
+            break
+        n += 1
+        prev_day = day
+    return n
+
+
+def _ago(td: timedelta) -> str:
+    s = int(td.total_seconds())
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    return f"{s // 3600}h"
+
+
+def _short(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return mask_text(text)[:160]

@@ -1,0 +1,122 @@
+"""Shared fixtures: a real embedded PostgreSQL for the session, a fresh database per
+test, a real HTTP health endpoint on 127.0.0.1, and the user's own config kept out."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from console.config import parse_config
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    # The user's own config and database must never leak into a test.
+    monkeypatch.delenv("GONOGO_DATABASE_URL", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+def _pg_root() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="gonogo-test-pg-"))
+    root.chmod(0o755)
+    return root
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The embedded server, once for the whole session."""
+    from console.store.embedded import embedded_server_handle, start_embedded
+
+    root = _pg_root()
+    start_embedded(root, "pg")
+    server = embedded_server_handle(root, "pg")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def db_url(pg_server):
+    """A fresh, empty database on the session's server."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = pg_server.get_uri()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    yield pg_server.get_uri(name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
+            (name,),
+        )
+        conn.execute(f'drop database if exists "{name}"')
+
+
+class HealthState:
+    """What the fake service answers, changed by the test while it runs."""
+
+    def __init__(self):
+        self.status = 200
+        self.body = {"status": "ok"}
+        self.delay = 0.0
+        self.hits = 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    state: HealthState
+
+    def do_GET(self):  # noqa: N802
+        import time
+
+        st = self.server.state  # type: ignore[attr-defined]
+        st.hits += 1
+        if st.delay:
+            time.sleep(st.delay)
+        payload = json.dumps(st.body).encode()
+        self.send_response(st.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def health_server():
+    """A real health endpoint on 127.0.0.1: yields (base_url, state)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.state = HealthState()  # type: ignore[attr-defined]
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", server.state  # type: ignore[attr-defined]
+    server.shutdown()
+    server.server_close()
+
+
+def make_config(db_url: str, base_url: str, *, targets=("api",), interval="1s", gates=None, **sections):
+    """A small config against a test database and a test health server."""
+    raw = {
+        "console": {"refresh": "1s", "operator": "tester"},
+        "database": {"url": db_url},
+        "targets": [{"name": t, "url": f"{base_url}/health/{t}", "interval": interval, "timeout": "1s"} for t in targets],
+        "gates": gates
+        if gates is not None
+        else [
+            {"name": "error_rate", "source": "probe", "window": "5m"},
+            {"name": "p95_latency", "source": "probe", "window": "5m"},
+            {"name": "checks_passing", "source": "probe", "window": "1m"},
+        ],
+        "alerts": {"cost_query": "", "events_query": "", "interval": "1s"},
+        "burn_in": {"start": "2026-11-20T00:00:00Z", "days": 7, "review": "2026-11-28T09:00:00Z"},
+    }
+    raw.update(sections)
+    return parse_config(raw)

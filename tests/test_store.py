@@ -1,0 +1,130 @@
+"""The store against a real PostgreSQL (the embedded server)."""
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+import pytest
+
+from checks.models import ProbeResult
+from console.store.db import Store, StoreUnavailable
+
+NOW = datetime.now(timezone.utc)
+
+
+@pytest.fixture
+async def store(db_url):
+    s = Store(db_url)
+    await s.open()
+    await s.migrate()
+    yield s
+    await s.close()
+
+
+def probes(target, n, *, every=timedelta(seconds=5), fail_every=0, latency=lambda i: 100.0, end=None):
+    end = end or NOW
+    return [
+        ProbeResult(
+            target=target, at=end - i * every, ok=not (fail_every and i % fail_every == 0),
+            status=503 if fail_every and i % fail_every == 0 else 200, latency_ms=latency(i),
+        )
+        for i in range(n)
+    ]
+
+
+async def test_migrations_are_versioned_and_idempotent(store, db_url):
+    assert await store.migrate() == 1
+    assert await store.migrate() == 1
+    with psycopg.connect(db_url) as c:
+        assert c.execute("select count(*) from gonogo.schema_migrations").fetchone()[0] == 1
+
+
+async def test_probe_gates_over_raw_rows(store):
+    # 60 probes over 5 minutes, every 10th failed, latencies 1..60 ms
+    await store.insert_probes(probes("api", 60, fail_every=10, latency=lambda i: float(i + 1)))
+    await store.insert_probes(probes("old", 10, end=NOW - timedelta(hours=2)))
+    er = await store.probe_aggregate("error_rate", timedelta(minutes=5), ["api"])
+    assert er.value == pytest.approx(100 * 6 / 60)
+    assert er.detail == "6/60 failed"
+    up = await store.probe_aggregate("uptime", timedelta(minutes=5), ["api"])
+    assert up.value == pytest.approx(90.0)
+    p95 = await store.probe_aggregate("p95_latency", timedelta(minutes=5), ["api"])
+    assert p95.value == pytest.approx(57.05)  # percentile_cont over 1..60
+    cp = await store.probe_aggregate("checks_passing", timedelta(minutes=1), ["api", "old"])
+    assert cp.value == 0.0  # api's latest probe (i=0) failed; "old" has none in the window
+    assert cp.detail == "0/2 healthy"
+
+
+async def test_long_windows_come_from_rollups_and_agree_with_raw(store, db_url):
+    # two days of probes, one a minute, 1 % failed
+    rows = probes("api", 2 * 24 * 60, every=timedelta(minutes=1), fail_every=100)
+    await store.insert_probes(rows)
+    with psycopg.connect(db_url) as c:
+        raw = c.execute("select count(*) filter (where ok), count(*) from gonogo.probe_results where at > now() - interval '7 days'").fetchone()
+        hour = c.execute("select sum(ok), sum(total) from gonogo.probe_hour").fetchone()
+        minute = c.execute("select sum(ok), sum(total) from gonogo.probe_minute").fetchone()
+    assert tuple(hour) == tuple(raw) == tuple(minute)
+    up7 = await store.probe_aggregate("uptime", timedelta(days=7), ["api"])
+    assert up7.value == pytest.approx(100 * raw[0] / raw[1])
+    up24 = await store.probe_aggregate("uptime", timedelta(hours=24), ["api"])
+    assert 98.5 < up24.value < 99.5
+
+
+async def test_hot_queries_use_their_index(store, db_url):
+    for t in range(10):  # 10 targets, 6 hours each: the 5-minute window is a sliver
+        await store.insert_probes(probes(f"t{t}", 4000))
+    with psycopg.connect(db_url) as c:
+        c.execute("analyze gonogo.probe_results")
+        plan = "\n".join(r[0] for r in c.execute(
+            "explain select count(*) filter (where ok), count(*) from gonogo.probe_results"
+            " where target = any(array['api']) and at > now() - interval '5 minutes'"
+        ).fetchall())
+    assert "Seq Scan" not in plan and "Index" in plan, plan
+    assert "probe_results_target_at" in plan or "probe_results_at" in plan
+
+
+async def test_sql_gate_is_read_only_and_time_limited(store):
+    assert await store.sql_value("select 42", timedelta(seconds=1)) == 42.0
+    assert await store.sql_value("select null::int", timedelta(seconds=1)) is None
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        await store.sql_value("insert into gonogo.alerts (fingerprint, source, severity, name) values ('x','x','x','x') returning 1", timedelta(seconds=1))
+    with pytest.raises(psycopg.errors.QueryCanceled):
+        await store.sql_value("select pg_sleep(3)", timedelta(milliseconds=200))
+    with pytest.raises(ValueError, match="2 columns"):
+        await store.sql_value("select 1, 2", timedelta(seconds=1))
+    with pytest.raises(ValueError, match="not a number"):
+        await store.sql_value("select 'abc'", timedelta(seconds=1))
+
+
+async def test_alerts_raise_ack_resolve_and_reopen(store):
+    await store.raise_alert("rule:x", "rule", "critical", "x red", "2 %")
+    await store.raise_alert("rule:y", "rule", "warning", "y yellow", "")
+    alerts = await store.recent_alerts()
+    assert [a.name for a in alerts] == ["y yellow", "x red"]  # newest first
+    await store.ack_alert("rule:x", "alice")
+    await store.resolve_missing("rule", ["rule:x"])
+    alerts = {a.fingerprint: a for a in await store.recent_alerts()}
+    assert alerts["rule:x"].acked and alerts["rule:y"].summary.startswith("resolved")
+    await store.raise_alert("rule:y", "rule", "warning", "y yellow", "again")
+    alerts = {a.fingerprint: a for a in await store.recent_alerts()}
+    assert not alerts["rule:y"].acked and alerts["rule:y"].summary == "again"
+
+
+async def test_unreachable_database_is_a_clear_error():
+    s = Store("postgresql://u:secret@127.0.0.1:1/x", connect_timeout=1)
+    await s.open()
+    try:
+        with pytest.raises(StoreUnavailable) as e:
+            await s.migrate()
+        assert "secret" not in str(e.value)
+    finally:
+        await s.close()
+
+
+async def test_only_one_leader(store, db_url):
+    other = Store(db_url)
+    await other.open()
+    try:
+        assert await store.hold_leadership("flag")
+        assert not await other.hold_leadership("flag")
+        assert await store.hold_leadership("flag")  # still ours
+    finally:
+        await other.close()

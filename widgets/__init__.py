@@ -1,0 +1,1 @@
+"""Textual widgets: each renders the plain data it is given and does no I/O."""

@@ -1,0 +1,50 @@
+"""The alert feed: newest first, coloured by severity, with time and source."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from checks.models import Alert
+
+from .format import SEVERITY_STYLE
+
+
+class AlertFeed(DataTable):
+    def __init__(self, **kw):
+        super().__init__(cursor_type="row", **kw)
+        self._shown: tuple[Alert, ...] | None = None
+
+    def on_mount(self) -> None:
+        self.add_column("Time", key="at")
+        self.add_column("Sev", key="sev")
+        self.add_column("Source", key="src")
+        self.add_column("Alert", key="name")
+
+    def show(self, alerts: tuple[Alert, ...]) -> None:
+        if alerts == self._shown:
+            return  # alerts change rarely: redraw only when they do
+        self._shown = alerts
+        keep = self.cursor_row
+        self.clear()
+        for a in alerts:
+            style = "dim" if a.acked else SEVERITY_STYLE.get(a.severity.lower(), "")
+            name = Text(a.name, style="bold" if not a.acked else "dim")
+            if a.summary:
+                name.append(f"  {a.summary}", style="dim" if a.acked else "")
+            if a.acked:
+                name.append("  (ack)", style="dim italic")
+            self.add_row(
+                Text(a.at.astimezone().strftime("%H:%M:%S"), style="dim"),
+                Text(a.severity.upper() if a.severity.lower().startswith("p") else a.severity, style=style),
+                a.source,
+                name,
+                key=a.fingerprint or None,
+            )
+        if alerts:
+            self.move_cursor(row=min(max(keep, 0), len(alerts) - 1))
+
+    @property
+    def selected(self) -> Alert | None:
+        if not self._shown or self.cursor_row < 0 or self.cursor_row >= len(self._shown):
+            return None
+        return self._shown[self.cursor_row]

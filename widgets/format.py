@@ -1,0 +1,62 @@
+"""Text helpers shared by the widgets (pure functions)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from checks.models import Band
+
+BAND_STYLE = {
+    Band.GREEN: "bold green",
+    Band.YELLOW: "bold yellow",
+    Band.RED: "bold red",
+    Band.UNKNOWN: "bold magenta",
+}
+VERDICT_STYLE = {"GO": "bold white on dark_green", "HOLD": "bold black on yellow", "ROLLBACK": "bold white on red"}
+SEVERITY_STYLE = {
+    "p0": "bold white on red", "critical": "bold red", "p1": "bold red",
+    "p2": "yellow", "warning": "yellow", "p3": "cyan", "info": "cyan", "p4": "dim",
+}
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values, width: int = 16) -> str:
+    """The last `width` values as block characters; a missing value is a space."""
+    pts = list(values)[-width:]
+    nums = [v for v in pts if v is not None]
+    if not nums:
+        return ""
+    lo, hi = min(nums), max(nums)
+    span = hi - lo
+    out = []
+    for v in pts:
+        if v is None:
+            out.append(" ")
+        elif span == 0:
+            out.append(_BLOCKS[0])
+        else:
+            out.append(_BLOCKS[min(7, int((v - lo) / span * 7.999))])
+    return "".join(out)
+
+
+def countdown(td: timedelta) -> str:
+    """`2d 03h 14m 05s`; past deadlines read `passed 3h 02m ago`."""
+    secs = int(td.total_seconds())
+    past = secs < 0
+    secs = abs(secs)
+    d, rem = divmod(secs, 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    text = f"{d}d {h:02d}h {m:02d}m {s:02d}s" if d else f"{h:02d}h {m:02d}m {s:02d}s"
+    return f"passed {text} ago" if past else text
+
+
+def short_duration(seconds: float) -> str:
+    secs = int(max(0, seconds))
+    h, rem = divmod(secs, 3600)
+    m, s = divmod(rem, 60)
+    if h:
+        return f"{h} h {m:02d} m"
+    if m:
+        return f"{m} m {s:02d} s"
+    return f"{s} s"

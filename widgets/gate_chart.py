@@ -1,0 +1,48 @@
+"""The selected gate's recent history, with its green and red thresholds."""
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+from checks.models import GateReading
+
+
+class GateChart(PlotextPlot):
+    DEFAULT_CSS = """
+    GateChart { height: 1fr; min-height: 8; }
+    """
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self._shown: tuple | None = None
+
+    def show(self, gate: GateReading | None, values: tuple) -> None:
+        key = (gate.name if gate else None, values, gate.bands if gate else None)
+        if key == self._shown:
+            return
+        self._shown = key
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.theme("pro")
+        if gate is None:
+            plt.title("select a gate (↑/↓)")
+            self.refresh()
+            return
+        pts = [(i, v) for i, v in enumerate(values) if v is not None]
+        unit = f" ({gate.unit})" if gate.unit else ""
+        plt.title(f"{gate.name}{unit}: last {len(values)} evaluations (15 s apart)")
+        if pts:
+            xs, ys = zip(*pts)
+            plt.plot(list(xs), list(ys), marker="braille", color="cyan")
+            if gate.bands:
+                n = max(len(values), 2)
+                plt.hline(gate.bands.green.threshold, "green")
+                plt.hline(gate.bands.red.threshold, "red")
+                lo = min(min(ys), gate.bands.green.threshold, gate.bands.red.threshold)
+                hi = max(max(ys), gate.bands.green.threshold, gate.bands.red.threshold)
+                pad = (hi - lo) * 0.1 or 1
+                plt.ylim(lo - pad, hi + pad)
+                plt.xlim(0, n - 1)
+        else:
+            plt.title(f"{gate.name}: no history yet")
+        self.refresh()

@@ -1,0 +1,62 @@
+"""The gates panel: one row per gate, updated cell by cell."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from checks.models import Band, GateReading
+from checks.verdict import format_value
+
+from .format import BAND_STYLE, sparkline
+
+COLUMNS = (("gate", "Gate"), ("value", "Value"), ("band", "Band"), ("bands", "Green / red"),
+           ("target", "Target"), ("window", "Window"), ("trend", "Trend"), ("detail", "Detail"))
+
+
+class GatesTable(DataTable):
+    DEFAULT_CSS = """
+    GatesTable { height: auto; max-height: 100%; }
+    """
+
+    def __init__(self, **kw):
+        super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        self._rows: dict[str, tuple] = {}
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    def show(self, gates: tuple[GateReading, ...], history: dict[str, tuple]) -> None:
+        """Update only the cells whose content changed."""
+        for g in gates:
+            cells = self._cells(g, history.get(g.name, ()))
+            old = self._rows.get(g.name)
+            if old is None:
+                self.add_row(*cells, key=g.name)
+            else:
+                for (key, _), new, prev in zip(COLUMNS, cells, old):
+                    if new != prev:
+                        self.update_cell(g.name, key, new)
+            self._rows[g.name] = cells
+
+    @staticmethod
+    def _cells(g: GateReading, hist) -> tuple:
+        style = BAND_STYLE[g.band]
+        value = Text(format_value(g.value, g.unit), style="dim strike" if g.stale else "")
+        if g.stale:
+            band = Text("STALE", style="bold white on dark_orange3")
+        else:
+            band = Text(f"● {g.band.value.upper()}", style=style)
+        bands = f"{g.bands.green} / {g.bands.red}" if g.bands else ""
+        trend = Text(sparkline(hist), style=style if g.band is not Band.UNKNOWN else "dim")
+        return (Text(g.name, style="bold"), value, band, bands, g.target, g.window, trend,
+                Text(g.detail, style="dim"))
+
+    @property
+    def selected_gate(self) -> str | None:
+        if not self._rows or self.cursor_row < 0:
+            return None
+        try:
+            return self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
+        except Exception:
+            return None

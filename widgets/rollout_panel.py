@@ -1,0 +1,85 @@
+"""The rollout: the step ladder, the current step, its state and the soak left."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widgets import ProgressBar, Static
+
+from checks.models import RolloutView
+
+from .format import short_duration
+
+STATE_STYLE = {"idle": "cyan", "soaking": "bold green", "held": "bold yellow",
+               "rolled_back": "bold red", "complete": "bold green"}
+
+
+def ladder(steps, current: int) -> Text:
+    out = Text()
+    for i, s in enumerate(steps):
+        if i:
+            out.append(" → ", style="dim")
+        if s == current:
+            out.append(f"[{s}%]", style="bold black on cyan")
+        elif s < current:
+            out.append(f"{s}%", style="green")
+        else:
+            out.append(f"{s}%", style="dim")
+    return out
+
+
+def soak_left(view: RolloutView, now: datetime) -> float:
+    """Seconds of soak left at `now`; the clock runs only while soaking."""
+    elapsed = view.soak_elapsed_seconds
+    if view.state == "soaking" and view.as_of is not None:
+        elapsed += max(0.0, (now - view.as_of).total_seconds())
+    return max(0.0, view.soak_seconds - elapsed)
+
+
+class RolloutPanel(Vertical):
+    DEFAULT_CSS = """
+    RolloutPanel { height: auto; }
+    RolloutPanel > #ladder { height: auto; }
+    RolloutPanel > #state { height: 1; }
+    RolloutPanel > ProgressBar { height: 1; }
+    """
+    view: reactive[RolloutView | None] = reactive(None)
+
+    def __init__(self, clock, **kw):
+        super().__init__(**kw)
+        self._clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield Static("rollout state not loaded yet", id="ladder")
+        yield Static("", id="state")
+        yield ProgressBar(total=100, show_eta=False, id="soak")
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)
+
+    def watch_view(self, view: RolloutView | None) -> None:
+        if view is None:
+            return
+        self.query_one("#ladder", Static).update(ladder(view.steps, view.percentage))
+        self._tick()
+
+    def _tick(self) -> None:
+        v = self.view
+        if v is None:
+            return
+        left = soak_left(v, self._clock())
+        state = Text.assemble(("state ", "dim"), (v.state.replace("_", " "), STATE_STYLE.get(v.state, "")))
+        if v.state in ("soaking", "held"):
+            state.append(f"   soak left {short_duration(left)} of {short_duration(v.soak_seconds)}")
+            if v.state == "held":
+                state.append("  (clock paused)", style="yellow")
+        if v.updated_by:
+            state.append(f"   last change by {v.updated_by}", style="dim")
+        self.query_one("#state", Static).update(state)
+        done = 0 if v.soak_seconds == 0 else 100 * (1 - left / v.soak_seconds)
+        bar = self.query_one("#soak", ProgressBar)
+        bar.display = v.state in ("soaking", "held")
+        bar.update(progress=done)
