@@ -1,0 +1,31 @@
+"""The audit trail's hash chain: each event's hash covers its content and the hash
+of the event before it, so an edited, deleted or reordered row is found."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+
+GENESIS = "0" * 64
+FIELDS = ("at", "flag", "operator", "action", "from_pct", "to_pct", "reason", "verdict", "gates", "automatic", "override")
+
+
+def canonical(event: Mapping) -> str:
+    return json.dumps({k: event[k] for k in FIELDS}, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def event_hash(prev_hash: str, event: Mapping) -> str:
+    return hashlib.sha256((prev_hash + "\n" + canonical(event)).encode()).hexdigest()
+
+
+def first_broken(rows: Iterable[Mapping]) -> tuple[int, str] | None:
+    """(id, why) of the first row whose content or link does not match, else None.
+    Rows are in id order and carry `id`, `prev_hash`, `hash` and the FIELDS."""
+    prev = GENESIS
+    for row in rows:
+        if row["prev_hash"] != prev:
+            return row["id"], "its prev_hash does not match the row before it (a row was removed or reordered)"
+        if event_hash(prev, row) != row["hash"]:
+            return row["id"], "its content does not match its hash (the row was edited)"
+        prev = row["hash"]
+    return None

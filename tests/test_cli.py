@@ -1,0 +1,124 @@
+"""The command line as scripts use it: exit codes, JSON, errors without tracebacks."""
+import json
+import subprocess
+import sys
+from datetime import datetime
+
+import pytest
+
+SUBCOMMANDS = ["demo", "tui", "watch", "check", "status"]
+
+
+def gonogo(*args, cwd=None, timeout=60, env=None):
+    return subprocess.run([sys.executable, "-m", "console", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout, env=env)
+
+
+def write_config(tmp_path, db_url, base, *, extra=""):
+    path = tmp_path / "gonogo.toml"
+    path.write_text(f"""
+[database]
+url = "{db_url}"
+
+[[targets]]
+name = "api"
+url = "{base}/health/api"
+interval = "1s"
+timeout = "1s"
+
+[[gates]]
+name = "error_rate"
+source = "probe"
+
+[[gates]]
+name = "checks_passing"
+source = "probe"
+window = "1m"
+
+[alerts]
+cost_query = ""
+events_query = ""
+{extra}
+""")
+    return path
+
+
+def test_version_and_help_everywhere():
+    r = gonogo("--version")
+    assert r.returncode == 0 and r.stdout.startswith("gonogo ")
+    r = gonogo("--help")
+    assert r.returncode == 0
+    for sub in SUBCOMMANDS:
+        assert sub in r.stdout
+    for sub in SUBCOMMANDS:
+        r = gonogo(sub, "--help")
+        assert r.returncode == 0 and "--config" in r.stdout, sub
+        assert gonogo(sub, "--version").returncode == 0
+
+
+def test_bad_usage_exits_2_without_traceback():
+    r = gonogo("frobnicate")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "invalid choice" in r.stderr
+
+
+def test_bad_config_exits_2_naming_file_key_and_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[targets]]\nname = "api"\nurl = "http://127.0.0.1:1/h"\nintervl = "5s"\n')
+    r = gonogo("check", "--config", str(bad))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert str(bad) in r.stderr and "intervl" in r.stderr and "line 4" in r.stderr
+
+
+def test_missing_config_exits_2(tmp_path):
+    r = gonogo("check", cwd=tmp_path)
+    assert r.returncode == 2 and "no config file" in r.stderr
+
+
+def test_check_json_contract_go_then_not_go(tmp_path, db_url, health_server):
+    base, state = health_server
+    cfg = write_config(tmp_path, db_url, base)
+    r = gonogo("check", "--json", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["verdict"] == "GO"
+    datetime.fromisoformat(out["evaluated_at"])
+    gates = {g["name"]: g for g in out["gates"]}
+    assert set(gates) == {"error_rate", "checks_passing"}
+    assert gates["checks_passing"]["value"] == 100.0 and gates["checks_passing"]["band"] == "green"
+    state.status = 500
+    r = gonogo("check", "--json", "--config", str(cfg))
+    assert r.returncode == 1
+    out = json.loads(r.stdout)
+    assert out["verdict"] in ("HOLD", "ROLLBACK")
+    assert {g["name"]: g for g in out["gates"]}["checks_passing"]["band"] == "red"
+    r = gonogo("check", "--config", str(cfg))  # the table form
+    assert r.returncode == 1 and "checks_passing" in r.stdout and "verdict:" in r.stdout
+
+
+def test_check_exits_3_when_the_database_is_unavailable(tmp_path, health_server):
+    base, _ = health_server
+    cfg = write_config(tmp_path, "postgresql://gonogo:hunter2@127.0.0.1:1/x", base)
+    r = gonogo("check", "--json", "--config", str(cfg))
+    assert r.returncode == 3
+    assert "database unavailable" in r.stderr and "hunter2" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_database_url_from_environment_overrides_config(tmp_path, db_url, health_server):
+    import os
+
+    base, _ = health_server
+    cfg = write_config(tmp_path, "postgresql://nobody@127.0.0.1:1/x", base)
+    env = {**os.environ, "GONOGO_DATABASE_URL": db_url}
+    r = gonogo("check", "--json", "--config", str(cfg), env=env)
+    assert r.returncode == 0, r.stderr
+
+
+def test_status_json_contract(tmp_path, db_url, health_server):
+    base, _ = health_server
+    cfg = write_config(tmp_path, db_url, base)
+    r = gonogo("status", "--json", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["flag"] == "phase_4_deployment" and out["percentage"] == 0
+    assert out["state"] == "idle" and isinstance(out["version"], int) and out["history"] == []
