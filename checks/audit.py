@@ -5,13 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 
 GENESIS = "0" * 64
 FIELDS = ("at", "flag", "operator", "action", "from_pct", "to_pct", "reason", "verdict", "gates", "automatic", "override")
 
 
+def _plain(value):
+    # A timestamp reads back in the session's time zone: hash it in UTC, always.
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return str(value)
+
+
 def canonical(event: Mapping) -> str:
-    return json.dumps({k: event[k] for k in FIELDS}, sort_keys=True, separators=(",", ":"), default=str)
+    return json.dumps({k: event[k] for k in FIELDS}, sort_keys=True, separators=(",", ":"), default=_plain)
 
 
 def event_hash(prev_hash: str, event: Mapping) -> str:

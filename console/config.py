@@ -1,11 +1,31 @@
 """config.toml: parsed with tomllib, validated by pydantic, every error named by file
-and key (and line where one can be found), never a traceback."""
+and key (and line where one can be found), never a traceback.
+
+How a bad config is reported (the CLI prints the message and exits 2):
+
+    config.toml: [[targets]] #2 ('auth'), key 'interval' (line 31): '5x' is not a duration; ...
+
+- the file, then where: `top level`, `[section], key 'k'`, `[[targets]] #N ('name'),
+  key 'k'`, and `item N` for one element of a list (1-based, as people count);
+- the line where that key (or failing that, its table) is written; none when the
+  value is a default that the file does not spell out;
+- one reason, and a count of further problems when there are several.
+
+Values are strictly typed: TOML has real integers, floats, booleans and strings, so
+`days = "7"` is refused rather than quietly converted, and a typo in a key name is
+refused rather than ignored (with the nearest known key suggested). Durations are
+strings with a unit (see console.durations). Date-times (burn_in start / review) are
+strings or TOML date-times and must carry a time zone. Anything that could hold a
+password (URLs, libpq strings) is masked in every message.
+"""
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
-from datetime import datetime, timedelta
+import typing
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -26,40 +46,108 @@ from checks.day1 import DAY1_BANDS, DAY1_UNITS, PROBE_METRICS
 from checks.models import Bands, Condition
 
 from .durations import parse_duration
+from .secrets import mask_text, mask_url
+
+
+class _KeyError(ValueError):
+    """An error that knows which key it belongs to.
+
+    `loc` is relative to where the validator ran: a field validator's loc is
+    appended to the field's (e.g. `(2,)` for the third item of a list), a model
+    validator's to the model's (e.g. `("green",)` inside a gate), and the root
+    Config's is the whole path."""
+
+    def __init__(self, loc: tuple, msg: str):
+        super().__init__(msg)
+        self.loc = tuple(loc)
+        self.msg = msg
+
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def _durations(v: object) -> timedelta | list[timedelta]:
+    """`soak`: one duration, or a list of them (one per step); a bad item is named."""
+    if isinstance(v, list):
+        out = []
+        for i, item in enumerate(v):
+            try:
+                out.append(parse_duration(item))
+            except ValueError as e:
+                raise _KeyError((i,), str(e)) from None
+        return out
+    if isinstance(v, (str, timedelta, int, float)) and not isinstance(v, bool):
+        return parse_duration(v)
+    raise ValueError(f'give one duration like "12h", or a list with one per step, not {v!r}')
+
+
 def _http_url(v: object) -> str:
     if not isinstance(v, str):
-        raise ValueError(f"a URL must be a string, not {v!r}")
+        raise ValueError(f'a URL must be a string like "http://127.0.0.1:8080/health", not {v!r}')
     if v == "":
         return v
+    shown = mask_url(v)
+    if any(c.isspace() for c in v):
+        raise ValueError(f"{shown!r} contains a space; a URL cannot")
     parts = urlsplit(v)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{v!r} is not an http:// or https:// URL")
+    if parts.scheme not in ("http", "https"):
+        scheme = f"a {parts.scheme}:// URL" if parts.scheme else "not a URL"
+        raise ValueError(f"{shown!r} is {scheme}; it must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError(f"{shown!r} has no host; write it like http://127.0.0.1:8080/health")
     try:
-        parts.port
+        port = parts.port
     except ValueError:
-        raise ValueError(f"{v!r} has a bad port") from None
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"{shown!r} has a bad port; a port is a number from 1 to 65535")
     return v
 
 
 def _db_url(v: object) -> str:
     if not isinstance(v, str):
         raise ValueError(f"a database URL must be a string, not {v!r}")
-    if v and urlsplit(v).scheme not in ("postgresql", "postgres"):
-        raise ValueError("a database URL must start with postgresql:// (or be empty for the embedded server)")
+    if v:
+        scheme = urlsplit(v).scheme if "://" in v else ""
+        if scheme not in ("postgresql", "postgres"):
+            given = f"a {scheme}:// URL" if scheme else "not a URL"
+            raise ValueError(
+                f"{mask_url(v)!r} is {given}; a database URL must start with postgresql:// "
+                "(or be empty for the embedded server)"
+            )
     return v
+
+
+def _aware_datetime(v: object) -> datetime:
+    if isinstance(v, str):
+        try:
+            v = datetime.fromisoformat(v.strip())
+        except ValueError:
+            raise ValueError(f"{v!r} is not a date-time; write it like \"2025-11-11T16:00:00Z\"") from None
+    elif isinstance(v, date) and not isinstance(v, datetime):
+        raise ValueError(f"{v.isoformat()} is a date without a time; write it like \"{v.isoformat()}T16:00:00Z\"")
+    if not isinstance(v, datetime):
+        raise ValueError(f'a date-time must be a string like "2025-11-11T16:00:00Z", not {v!r}')
+    if v.tzinfo is None:
+        raise ValueError(f"{v.isoformat()} has no time zone; add Z or an offset like +00:00")
+    return v
+
+
+def _name(v: object) -> str:
+    if isinstance(v, str) and (not v.strip() or v != v.strip()):
+        raise ValueError(f"{v!r}: a name cannot be empty or start or end with spaces")
+    return v  # type: ignore[return-value]
 
 
 HttpUrl = Annotated[str, BeforeValidator(_http_url)]
 DbUrl = Annotated[str, BeforeValidator(_db_url)]
+AwareDatetime = Annotated[datetime, BeforeValidator(_aware_datetime)]
+Name = Annotated[str, BeforeValidator(_name)]
 
 
 class Section(BaseModel):
-    # A typo in a key must not be silently ignored.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A typo in a key must not be silently ignored, and "7" is not 7.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ConsoleSection(Section):
@@ -82,7 +170,7 @@ class DatabaseSection(Section):
 class RolloutSection(Section):
     flag: str = "phase_4_deployment"
     steps: list[int] = Field(default_factory=lambda: [0, 5, 10, 25, 50, 75, 100])
-    soak: Duration | list[Duration] = timedelta(hours=12)
+    soak: Annotated[timedelta | list[timedelta], BeforeValidator(_durations)] = timedelta(hours=12)
 
     @field_validator("flag")
     @classmethod
@@ -95,46 +183,67 @@ class RolloutSection(Section):
     @classmethod
     def _steps(cls, v: list[int]) -> list[int]:
         if len(v) < 2:
-            raise ValueError("give at least two steps, starting at 0")
-        if any(s < 0 or s > 100 for s in v):
-            raise ValueError(f"{v}: every step must be within 0-100")
-        if any(b <= a for a, b in zip(v, v[1:])):
-            raise ValueError(f"{v}: steps must be strictly increasing")
+            raise ValueError(f"{v}: give at least two steps, starting at 0, like [0, 5, 10, 25, 50, 75, 100]")
+        for i, s in enumerate(v):
+            if not 0 <= s <= 100:
+                raise _KeyError((i,), f"{s} is not a percentage; every step must be within 0-100")
         if v[0] != 0:
-            raise ValueError(f"{v}: the first step must be 0 (where a rollback returns)")
+            raise _KeyError((0,), f"the first step must be 0 (where a rollback returns), not {v[0]}")
+        for i in range(1, len(v)):
+            if v[i] <= v[i - 1]:
+                raise _KeyError(
+                    (i,), f"{v[i]} does not come after {v[i - 1]}; steps must be strictly increasing"
+                )
         return v
 
     @model_validator(mode="after")
     def _soak_per_step(self) -> "RolloutSection":
         if isinstance(self.soak, list) and len(self.soak) != len(self.steps):
-            raise ValueError(
-                f"soak: a list of soaks needs one per step ({len(self.steps)}), got {len(self.soak)}"
+            raise _KeyError(
+                ("soak",),
+                f"a list of soaks needs one per step ({len(self.steps)} steps: {self.steps}), "
+                f"got {len(self.soak)}; or give one duration for every step",
             )
         return self
 
     def soak_for(self, percentage: int) -> timedelta:
-        if isinstance(self.soak, list):
-            return self.soak[self.steps.index(percentage)] if percentage in self.steps else self.soak[0]
-        return self.soak
+        """The soak of the step at `percentage`. A percentage that is not a step (the
+        steps changed mid-rollout) takes the soak of the highest step below it."""
+        if not isinstance(self.soak, list):
+            return self.soak
+        if percentage in self.steps:
+            return self.soak[self.steps.index(percentage)]
+        below = [i for i, s in enumerate(self.steps) if s < percentage]
+        return self.soak[below[-1] if below else 0]
 
 
 class Target(Section):
-    name: str
+    name: Name
     url: HttpUrl
     interval: Duration = timedelta(seconds=15)
     timeout: Duration = timedelta(seconds=2)
     expect_status: list[int] = Field(default_factory=lambda: [200])
     max_body: int = Field(default=65536, gt=0)
 
+    @field_validator("expect_status")
+    @classmethod
+    def _statuses(cls, v: list[int]) -> list[int]:
+        if not v:
+            raise ValueError("give at least one HTTP status that means healthy, like [200]")
+        for i, s in enumerate(v):
+            if not 100 <= s <= 599:
+                raise _KeyError((i,), f"{s} is not an HTTP status (100-599)")
+        return v
+
     @model_validator(mode="after")
     def _url_given(self) -> "Target":
         if not self.url:
-            raise ValueError("url: a target needs a URL")
+            raise _KeyError(("url",), "a target needs a URL, like \"http://127.0.0.1:8080/health\"")
         return self
 
 
 class Gate(Section):
-    name: str
+    name: Name
     source: Literal["probe", "promql", "sql"]
     metric: str = ""  # probe gates: error_rate | p95_latency | uptime | checks_passing (default: name)
     target: str = ""  # probe gates: one target's probes only (default: all targets)
@@ -151,29 +260,54 @@ class Gate(Section):
         if self.source == "probe":
             metric = self.metric or self.name
             if metric not in PROBE_METRICS:
-                raise ValueError(
-                    f"metric: a probe gate measures one of {', '.join(PROBE_METRICS)}; "
-                    f"{metric!r} is not one (set metric = ... or rename the gate)"
+                raise _KeyError(
+                    ("metric",) if self.metric else ("name",),
+                    f"a probe gate measures one of {', '.join(PROBE_METRICS)}; "
+                    f"{metric!r} is not one"
+                    + ("" if self.metric else " (a probe gate's metric is its name unless you set metric = ...)"),
                 )
             if self.query:
-                raise ValueError("query: a probe gate takes no query (it is computed from probe results)")
+                raise _KeyError(("query",), "a probe gate takes no query (it is computed from probe results)")
         else:
             if not self.query.strip():
-                raise ValueError(f"query: a {self.source} gate needs a query whose single number is the value")
+                raise _KeyError(("query",), f"a {self.source} gate needs a query whose single number is the value")
             if self.metric:
-                raise ValueError(f"metric: only probe gates take a metric")
+                raise _KeyError(("metric",), f"only probe gates take a metric; a {self.source} gate's value is its query's")
+            if self.target:
+                raise _KeyError(("target",), f"only probe gates take a target; a {self.source} gate's value is its query's")
+        for key in ("green", "red"):
+            text = getattr(self, key)
+            if text is not None:
+                try:
+                    Condition.parse(text)
+                except ValueError as e:
+                    raise _KeyError((key,), str(e)) from None
         if (self.green is None) != (self.red is None):
-            raise ValueError("green / red: give both bands or neither")
-        if self.green is None and self.probe_metric not in DAY1_BANDS and self.name not in DAY1_BANDS:
-            raise ValueError(
-                'green / red: this gate has no Day-1 default; give bands like green = "< 0.1", red = "> 1.0"'
+            given, missing = ("green", "red") if self.red is None else ("red", "green")
+            raise _KeyError(
+                (given,),
+                f"{given} is given but {missing} is not; give both bands (like green = \"< 0.1\", "
+                f"red = \"> 1.0\") or neither"
+                + (" to take the Day-1 bands" if self._day1_key() else ""),
+            )
+        if self.green is None and self._day1_key() is None:
+            raise _KeyError(
+                ("name",),
+                f"{self.name!r} has no Day-1 default bands (only {', '.join(DAY1_BANDS)} do); "
+                'give bands like green = "< 0.1" and red = "> 1.0"',
             )
         if self.green is not None:
             try:
                 check_bands(Condition.parse(self.green), Condition.parse(self.red))  # type: ignore[arg-type]
             except ValueError as e:
-                raise ValueError(f"green / red: {e}") from None
+                raise _KeyError(("green",), str(e)) from None
         return self
+
+    def _day1_key(self) -> str | None:
+        for key in (self.probe_metric, self.name):
+            if key in DAY1_BANDS:
+                return key
+        return None
 
     @property
     def probe_metric(self) -> str:
@@ -181,6 +315,9 @@ class Gate(Section):
 
     @property
     def bands(self) -> Bands:
+        """The gate's own bands, or the Day-1 matrix's for its metric (probe gates) or
+        name (error_rate, p95_latency, uptime, checks_passing, test_pass_rate,
+        critical_alerts)."""
         if self.green is not None and self.red is not None:
             return Bands(green=Condition.parse(self.green), red=Condition.parse(self.red))
         return DAY1_BANDS[self.probe_metric or self.name]
@@ -221,23 +358,18 @@ class AutoRollbackSection(Section):
     consecutive: int = Field(default=3, ge=1)
 
 
-def _aware(v: datetime) -> datetime:
-    if v.tzinfo is None:
-        raise ValueError(f"{v.isoformat()} has no time zone; add Z or an offset like +00:00")
-    return v
-
-
 class BurnInSection(Section):
-    start: datetime = datetime.fromisoformat("2025-11-11T16:00:00+00:00")
+    start: AwareDatetime = datetime.fromisoformat("2025-11-11T16:00:00+00:00")
     days: int = Field(default=7, gt=0)
-    review: datetime = datetime.fromisoformat("2025-11-24T09:00:00+00:00")
-
-    _start_aware = field_validator("start", "review")(lambda cls, v: _aware(v))
+    review: AwareDatetime = datetime.fromisoformat("2025-11-24T09:00:00+00:00")
 
     @model_validator(mode="after")
     def _order(self) -> "BurnInSection":
         if self.review < self.start:
-            raise ValueError("review: the review is before the burn-in starts")
+            raise _KeyError(
+                ("review",),
+                f"the review ({self.review.isoformat()}) is before the burn-in starts ({self.start.isoformat()})",
+            )
         return self
 
     @property
@@ -264,15 +396,35 @@ class Config(Section):
         names = {t.name for t in self.targets}
         for i, g in enumerate(self.gates):
             if g.source == "probe" and g.target and g.target not in names:
-                raise _KeyError(("gates", i, "target"), f"no target named {g.target!r}")
+                raise _KeyError(
+                    ("gates", i, "target"),
+                    f"there is no target named {g.target!r}; the targets are: {_listing(names)}",
+                )
             if g.source == "promql" and not self.prometheus.url:
-                raise _KeyError(("gates", i, "source"), "a promql gate needs [prometheus] url")
+                raise _KeyError(
+                    ("gates", i, "source"),
+                    'a promql gate needs a Prometheus: set [prometheus] url = "http://127.0.0.1:9090"',
+                )
             if g.source == "probe" and not self.targets:
-                raise _KeyError(("gates", i, "source"), "a probe gate needs at least one [[targets]]")
+                raise _KeyError(("gates", i, "source"), "a probe gate needs at least one [[targets]] to probe")
         gate_names = {g.name for g in self.gates}
-        for name in self.auto_rollback.gates:
-            if name not in gate_names:
-                raise _KeyError(("auto_rollback", "gates"), f"no gate named {name!r}")
+        ar = self.auto_rollback
+        explicit = "gates" in ar.model_fields_set
+        if ar.enabled or explicit:
+            for i, name in enumerate(ar.gates):
+                if name in gate_names:
+                    continue
+                if explicit:
+                    raise _KeyError(
+                        ("auto_rollback", "gates", i),
+                        f"there is no gate named {name!r}; the gates are: {_listing(gate_names)}",
+                    )
+                raise _KeyError(
+                    ("auto_rollback", "gates"),
+                    f"auto-rollback is enabled and by default watches {ar.gates}, but there is no gate "
+                    f"named {name!r}; add that gate, list the gates to watch (gates = [...]), "
+                    "or set enabled = false",
+                )
         return self
 
     @property
@@ -283,21 +435,20 @@ class Config(Section):
         return next(g for g in self.gates if g.name == name)
 
 
-class _KeyError(ValueError):
-    """A cross-field error that knows which key it belongs to."""
-
-    def __init__(self, loc: tuple, msg: str):
-        super().__init__(msg)
-        self.loc = loc
-        self.msg = msg
+def _listing(names: typing.Iterable[str]) -> str:
+    names = sorted(names)
+    return ", ".join(names) if names else "(none)"
 
 
 def _unique(section: str, names: list[str]) -> None:
-    seen = set()
+    seen: dict[str, int] = {}
     for i, n in enumerate(names):
         if n in seen:
-            raise _KeyError((section, i, "name"), f"{n!r} is used twice; names must be unique")
-        seen.add(n)
+            raise _KeyError(
+                (section, i, "name"),
+                f"{n!r} is already the name of [[{section}]] #{seen[n] + 1}; names must be unique",
+            )
+        seen[n] = i
 
 
 class ConfigError(Exception):
@@ -314,9 +465,10 @@ def default_config_path() -> Path | None:
     return None
 
 
-def load_config(path: Path | str | None = None, *, env: dict[str, str] | None = None) -> Config:
+def load_config(path: Path | str | None = None, *, env: typing.Mapping[str, str] | None = None) -> Config:
     """Read, validate and return the config. Raises ConfigError with one clear
-    paragraph; `GONOGO_DATABASE_URL` overrides `database.url`."""
+    paragraph; `GONOGO_DATABASE_URL` (from `env`, default os.environ) overrides
+    `database.url`."""
     env = os.environ if env is None else env
     if path is None:
         path = default_config_path()
@@ -331,104 +483,266 @@ def load_config(path: Path | str | None = None, *, env: dict[str, str] | None = 
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read it ({e})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file; give the path of a .toml file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read it (permission denied)") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: cannot read it: not UTF-8 text (byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read it ({e.strerror or e})") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    if env.get("GONOGO_DATABASE_URL"):
-        raw.setdefault("database", {})
+        raise ConfigError(_toml_error(path, text, e)) from None
+    override = env.get("GONOGO_DATABASE_URL")
+    if override:
+        try:
+            _db_url(override)
+        except ValueError as e:
+            raise ConfigError(f"GONOGO_DATABASE_URL (overrides [database] url in {path}): {mask_text(str(e))}") from None
+        if "database" not in raw:
+            raw["database"] = {}
         if isinstance(raw["database"], dict):
-            raw["database"]["url"] = env["GONOGO_DATABASE_URL"]
+            raw["database"]["url"] = override
     return parse_config(raw, path=path, text=text)
 
 
+def _toml_error(path: Path, text: str, e: tomllib.TOMLDecodeError) -> str:
+    msg = str(e)
+    m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", msg)
+    if not m:
+        m2 = re.search(r"\s*\(at end of document\)$", msg)
+        reason = msg[: m2.start()] if m2 else msg
+        return f"{path}: not valid TOML (at the end of the file): {reason}"
+    line_no, col = int(m.group(1)), int(m.group(2))
+    reason = msg[: m.start()]
+    lines = text.splitlines()
+    shown = ""
+    if 0 < line_no <= len(lines) and lines[line_no - 1].strip():
+        shown = f" in `{mask_text(lines[line_no - 1].strip())[:120]}`"
+    hint = ""
+    if reason.startswith("Invalid value"):
+        hint = ' (strings and durations need quotes: interval = "15s")'
+    return f"{path}: not valid TOML (line {line_no}, column {col}): {reason}{shown}{hint}"
+
+
 def parse_config(raw: dict, *, path: Path | str = "config.toml", text: str = "") -> Config:
+    """Validate an already-parsed TOML document; `text` (the file's text) is only
+    used to find line numbers for the message."""
     try:
         return Config.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc, msg = tuple(err["loc"]), err["msg"]
-        ctx_err = (err.get("ctx") or {}).get("error")
-        if isinstance(ctx_err, _KeyError):
-            loc, msg = ctx_err.loc, ctx_err.msg
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown key (a typo?)"
-        elif ctx_err is not None:
-            msg = str(ctx_err)
-        more = f" ({len(e.errors()) - 1} more problem(s) after this one)" if len(e.errors()) > 1 else ""
-        raise ConfigError(f"{path}: {describe_loc(loc, raw, text)}: {_clean(msg)}{more}") from None
+        errors = e.errors()
+        loc, msg = _explain(errors[0], raw)
+        more = f" ({len(errors) - 1} more problem(s) after this one)" if len(errors) > 1 else ""
+        raise ConfigError(mask_text(f"{path}: {describe_loc(loc, raw, text)}: {msg}{more}")) from None
 
 
-def _clean(msg: str) -> str:
-    return re.sub(r"^(Value error|Assertion failed), ", "", msg)
+# --- turning a pydantic error into words --------------------------------------------
+
+
+def _explain(err: dict, raw: dict) -> tuple[tuple, str]:
+    loc = tuple(p for p in err["loc"] if not _is_tag(p))
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    given = err.get("input")
+    ctx_err = ctx.get("error")
+    if isinstance(ctx_err, _KeyError):
+        return loc + ctx_err.loc, ctx_err.msg
+    if ctx_err is not None:
+        return loc, str(ctx_err)
+    if kind == "extra_forbidden":
+        return loc, _unknown_key(loc, given)
+    if kind == "missing":
+        return loc, f"this key is required and missing{_missing_hint(loc)}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return loc, f"expected a whole number, got {_describe(given)}"
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return loc, f"expected a number, got {_describe(given)}"
+    if kind in ("bool_type", "bool_parsing"):
+        return loc, f"expected true or false, got {_describe(given)}"
+    if kind == "string_type":
+        hint = ""
+        if loc and loc[-1] in ("green", "red") and isinstance(given, (int, float)):
+            hint = f' (a band is an operator and a number in quotes, like "< {given}")'
+        return loc, f"expected a string in quotes, got {_describe(given)}{hint}"
+    if kind == "list_type":
+        if len(loc) == 1 and loc[0] in ("targets", "gates") and isinstance(given, dict):
+            return loc, f"write [[{loc[0]}]] (two brackets) for each entry, not [{loc[0]}]"
+        return loc, f"expected a list [...], got {_describe(given)}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return loc, f"expected a table, got {_describe(given)}"
+    if kind == "literal_error":
+        return loc, f"{given!r} is not one of {ctx.get('expected', '')}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        words = {"greater_than": "more than", "greater_than_equal": "at least",
+                 "less_than": "less than", "less_than_equal": "at most"}[kind]
+        bound = next(iter(ctx.values()), "")
+        return loc, f"must be {words} {bound}, got {_describe(given)}"
+    return loc, re.sub(r"^(Value error|Assertion failed), ", "", err["msg"])
+
+
+def _is_tag(p: object) -> bool:
+    """pydantic's own path elements (union members, validator wrappers), not keys."""
+    return isinstance(p, str) and ("[" in p or "(" in p or p.startswith("function-"))
+
+
+def _describe(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f"the string {v!r}" + (" (drop the quotes)" if re.fullmatch(r"-?\d+(\.\d+)?|true|false", v) else "")
+    if isinstance(v, (int, float)):
+        return f"the number {v!r}"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "a table"
+    if isinstance(v, (datetime, date)):
+        return f"the date {v.isoformat()}"
+    return repr(v)
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The model whose keys live at `loc` (a path of keys and list indexes)."""
+    model: type[BaseModel] = Config
+    for p in loc:
+        if isinstance(p, int):
+            continue
+        field = model.model_fields.get(p)
+        sub = _model_in(field.annotation) if field else None
+        if sub is None:
+            return None
+        model = sub
+    return model
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _unknown_key(loc: tuple, given: object) -> str:
+    key = str(loc[-1]) if loc else ""
+    model = _model_at(loc[:-1])
+    known = list(model.model_fields) if model else []
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    msg = "unknown key"
+    if close:
+        return f"{msg}; did you mean {close[0]!r}?"
+    if len(loc) == 1:
+        homes = [s for s, f in Config.model_fields.items() if key in (_model_in(f.annotation) or BaseModel).model_fields]
+        if homes:
+            where = " or ".join(f"[[{h}]]" if h in ("targets", "gates") else f"[{h}]" for h in homes)
+            return f"{msg} at the top level; a key of that name belongs in {where}"
+        if isinstance(given, dict):
+            return f"unknown section; the sections are {', '.join(Config.model_fields)}"
+    return f"{msg} (a typo?); the keys here are {', '.join(known)}" if known else f"{msg} (a typo?)"
+
+
+def _missing_hint(loc: tuple) -> str:
+    if loc[-1:] == ("name",):
+        return "; every entry needs a unique name"
+    if loc[-1:] == ("url",):
+        return ', like url = "http://127.0.0.1:8080/health"'
+    if loc[-1:] == ("source",):
+        return ': source = "probe", "promql" or "sql"'
+    return ""
+
+
+# --- where in the file --------------------------------------------------------------
+
+_LIST_SECTIONS = ("targets", "gates")
 
 
 def describe_loc(loc: tuple, raw: dict, text: str) -> str:
-    """("targets", 1, "interval") → `[[targets]] #2 "api", key interval (line 14)`."""
-    parts: list[str] = []
-    section = None
-    index = None
-    key_path: list[str] = []
-    for i, p in enumerate(loc):
-        if i == 0:
-            section = str(p)
-        elif isinstance(p, int) and index is None and section in ("targets", "gates"):
-            index = p
-        elif isinstance(p, str) and p not in ("function-after", "function-before", "timedelta", "list[function-before[parse_duration(), timedelta]]") and not p.startswith("function-"):
-            key_path.append(p)
-        elif isinstance(p, int):
-            key_path.append(f"[{p}]")
-    if section is None:
+    """("targets", 1, "interval") → `[[targets]] #2 ('auth'), key 'interval' (line 31)`."""
+    loc = tuple(p for p in loc if not _is_tag(p))
+    if not loc:
         return "top level"
-    if index is not None:
-        items = raw.get(section) if isinstance(raw.get(section), list) else []
-        name = items[index].get("name") if index < len(items) and isinstance(items[index], dict) else None
-        parts.append(f"[[{section}]] #{index + 1}" + (f" ({name!r})" if name else ""))
-    elif key_path or section in ("console", "database", "rollout", "prometheus", "alertmanager", "alerts", "auto_rollback", "burn_in"):
+    section, rest = str(loc[0]), loc[1:]
+    parts: list[str] = []
+    value = raw.get(section) if isinstance(raw, dict) else None
+    if section in _LIST_SECTIONS and rest and isinstance(rest[0], int):
+        i, rest = rest[0], rest[1:]
+        item = value[i] if isinstance(value, list) and i < len(value) else None
+        name = item.get("name") if isinstance(item, dict) else None
+        parts.append(f"[[{section}]] #{i + 1}" + (f" ({name!r})" if isinstance(name, str) and name else ""))
+    elif section in _LIST_SECTIONS:
+        parts.append(f"'{section}'" if not rest else f"[[{section}]]")
+    elif section in Config.model_fields or isinstance(value, dict):
         parts.append(f"[{section}]")
     else:
-        parts.append(f"key {section!r}")
-    key = key_path[0] if key_path and not key_path[0].startswith("[") else None
-    if key:
-        parts.append(f"key {key!r}" + "".join(key_path[1:]))
-    line = _find_line(text, section, index, key)
-    if line:
-        parts.append(f"(line {line})")
-    return ", ".join(parts)
+        parts.append(f"top-level key {section!r}")
+    keys = [p for p in rest if isinstance(p, str)]
+    if keys:
+        parts.append("key " + repr(".".join(keys)))
+    items = [p for p in rest if isinstance(p, int)]
+    if items:
+        parts.append(f"item {items[-1] + 1}")
+    where = ", ".join(parts)
+    line = _line_for(loc, text)
+    return f"{where} (line {line})" if line else where
 
 
-def _find_line(text: str, section: str | None, index: int | None, key: str | None) -> int | None:
-    if not text or section is None:
-        return None
-    lines = text.splitlines()
-    start = 0
-    if index is not None:
-        header = re.compile(rf"^\s*\[\[\s*{re.escape(section)}\s*\]\]")
-        seen = -1
-        for n, line in enumerate(lines):
-            if header.match(line):
-                seen += 1
-                if seen == index:
-                    start = n
+_BARE = r"""[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*'"""
+_KEYPATH = rf"(?:{_BARE})(?:\s*\.\s*(?:{_BARE}))*"
+_HEADER_RE = re.compile(rf"^\s*(\[\[|\[)\s*({_KEYPATH})\s*\]\]?\s*(?:#.*)?$")
+_KEY_RE = re.compile(rf"^\s*({_KEYPATH})\s*=")
+
+
+def _split_keypath(s: str) -> tuple[str, ...]:
+    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in re.findall(_BARE, s))
+
+
+def _line_index(text: str) -> dict[tuple, int]:
+    """Where each table and key of a TOML text is written: ("targets", 1, "url") → 31.
+
+    A line scanner, not a parser: it follows [table] and [[array]] headers, dotted
+    keys and multi-line strings, which is all a config file uses. A key inside an
+    inline table or a multi-line array maps to the line of its enclosing key."""
+    index: dict[tuple, int] = {}
+    counts: dict[tuple, int] = {}
+    table: tuple = ()
+    in_string: str | None = None
+    for n, line in enumerate(text.splitlines(), 1):
+        if in_string:
+            if in_string in line:
+                in_string = None
+            continue
+        m = _HEADER_RE.match(line)
+        if m:
+            path = _split_keypath(m.group(2))
+            if m.group(1) == "[[":
+                counts[path] = counts.get(path, -1) + 1
+                table = path + (counts[path],)
+            else:
+                table = path
+            index.setdefault(table, n)
+            continue
+        m = _KEY_RE.match(line)
+        if m:
+            index.setdefault(table + _split_keypath(m.group(1)), n)
+            rest = line[m.end():]
+            for quote in ('"""', "'''"):
+                if rest.count(quote) % 2 == 1:
+                    in_string = quote
                     break
-        else:
-            return None
-    else:
-        header = re.compile(rf"^\s*\[\s*{re.escape(section)}\s*\]")
-        for n, line in enumerate(lines):
-            if header.match(line):
-                start = n
-                break
-        else:
-            return None
-    if key is None:
-        return start + 1
-    pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
-    for n in range(start + 1, len(lines)):
-        if re.match(r"^\s*\[", lines[n]):
-            break
-        if pattern.match(lines[n]):
-            return n + 1
-    return start + 1
+    return index
+
+
+def _line_for(loc: tuple, text: str) -> int | None:
+    """The line of the key at `loc`, or of the nearest enclosing key or table."""
+    if not text:
+        return None
+    index = _line_index(text)
+    for k in range(len(loc), 0, -1):
+        if loc[:k] in index:
+            return index[loc[:k]]
+    return None

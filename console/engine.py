@@ -23,6 +23,7 @@ import psycopg
 
 from checks.bands import judge
 from checks.models import Band, BurnInView, GateReading, ProbeResult, Snapshot, SourceHealth
+from checks.verdict import format_value
 from checks.verdict import reasons as verdict_reasons
 from checks.verdict import verdict as decide
 
@@ -97,6 +98,14 @@ class Engine:
     async def run(self) -> None:
         """Run every loop until cancelled."""
         await self._load_history()
+        if self.want_lead:
+            # Lead and probe once before the first evaluation, so the first frame shows
+            # live data rather than a stale one.
+            with contextlib.suppress(Exception):
+                self.leader = await self.store.hold_leadership(f"gonogo:{self.config.rollout.flag}")
+            if self.leader and self.config.targets:
+                first = await asyncio.gather(*(probe(self.client, t) for t in self.config.targets))
+                self._buffer.extend(first)
         loops = [self._leadership_loop(), self._evaluate_loop(), self._maintenance_loop()]
         loops += [self._probe_loop(t) for t in self.config.targets]
         loops += [self._query_loop(g) for g in self.config.gates if g.source in ("sql", "promql")]
@@ -264,7 +273,8 @@ class Engine:
     async def _probe_loop(self, target) -> None:
         interval = target.interval.total_seconds()
         loop = asyncio.get_running_loop()
-        next_at = loop.time()
+        next_at = loop.time() + (interval if self.leader else 0)  # run() probed once already
+        await asyncio.sleep(max(0.0, next_at - loop.time()))
         while True:
             if self.leader:
                 result = await probe(self.client, target)
@@ -283,8 +293,7 @@ class Engine:
         try:
             await self.store.insert_probes(batch)
         except StoreUnavailable:
-            raise_ = False  # kept in the buffer for the next try
-            return
+            return  # kept in the buffer for the next try
         for _ in batch:
             self._buffer.popleft()
 
@@ -353,8 +362,6 @@ class Engine:
         if snap is not None:
             for r in snap.gates:
                 if r.band in (Band.RED, Band.YELLOW):
-                    from checks.verdict import format_value
-
                     firing[f"rule:gate:{r.name}"] = (
                         "critical" if r.band is Band.RED else "warning",
                         f"{r.name} {r.band.value}",

@@ -1,11 +1,19 @@
-"""Keep passwords out of the screen and the logs."""
+"""Keep passwords out of the screen and the logs.
+
+Masked: the password of a URL (`postgresql://app:hunter2@db/x`), a `password=`
+parameter in a URL's query string, and `password=` in a libpq key=value string
+(`host=db password=hunter2`, quoted or not). Everything else is left exactly as
+written, so a URL without a password comes back unchanged."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+MASK = "***"
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-_URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"]+", re.IGNORECASE)
+_QUERY_PASSWORD = re.compile(r"([?&][a-z_]*password=)([^&#]*)", re.IGNORECASE)
+_URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"`]+", re.IGNORECASE)
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://[^/?#@:]*:)(.*)(@[^@]*)$", re.IGNORECASE | re.DOTALL)
 
 
 def mask_url(url: str) -> str:
@@ -14,22 +22,35 @@ def mask_url(url: str) -> str:
     if not url:
         return url
     if "://" not in url:
-        return _KV_PASSWORD.sub(r"\1***", url)
+        return _KV_PASSWORD.sub(rf"\1{MASK}", url)
     try:
-        parts = urlsplit(url)
+        netloc = urlsplit(url).netloc
     except ValueError:
         return "<unparseable url>"
-    netloc = parts.netloc
+    out = url
     if "@" in netloc:
-        creds, host = netloc.rsplit("@", 1)
+        creds = netloc.rsplit("@", 1)[0]
         if ":" in creds:
             user = creds.split(":", 1)[0]
-            netloc = f"{user}:***@{host}"
-    query = _KV_PASSWORD.sub(r"\1***", parts.query.replace("&", " ")).replace(" ", "&") if "password" in parts.query.lower() else parts.query
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+            scheme_end = url.index("://") + 3
+            out = url[:scheme_end] + f"{user}:{MASK}@" + url[scheme_end + len(creds) + 1:]
+    elif "@" in url and ":" in netloc and not netloc.rsplit(":", 1)[1].isdigit():
+        # A password with an unescaped / ? or # cuts the netloc short
+        # (`postgresql://app:pa/ss@db/x`): mask up to the last @.
+        m = _USERINFO.match(url)
+        if m:
+            out = f"{m.group(1)}{MASK}{m.group(3)}"
+    if "password" in out.lower():
+        out = _QUERY_PASSWORD.sub(rf"\1{MASK}", out)
+    return out
 
 
 def mask_text(text: str) -> str:
     """Mask every URL and `password=` found inside free text (error messages)."""
-    text = _URL_IN_TEXT.sub(lambda m: mask_url(m.group(0)), text)
-    return _KV_PASSWORD.sub(r"\1***", text)
+    out, pos = [], 0
+    for m in _URL_IN_TEXT.finditer(text):
+        out.append(_KV_PASSWORD.sub(rf"\1{MASK}", text[pos:m.start()]))
+        out.append(mask_url(m.group(0)))
+        pos = m.end()
+    out.append(_KV_PASSWORD.sub(rf"\1{MASK}", text[pos:]))
+    return "".join(out)

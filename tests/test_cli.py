@@ -38,6 +38,9 @@ window = "1m"
 [alerts]
 cost_query = ""
 events_query = ""
+
+[auto_rollback]
+gates = ["error_rate"]
 {extra}
 """)
     return path

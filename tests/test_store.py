@@ -20,7 +20,7 @@ async def store(db_url):
 
 
 def probes(target, n, *, every=timedelta(seconds=5), fail_every=0, latency=lambda i: 100.0, end=None):
-    end = end or NOW
+    end = end or datetime.now(timezone.utc)
     return [
         ProbeResult(
             target=target, at=end - i * every, ok=not (fail_every and i % fail_every == 0),
@@ -31,15 +31,18 @@ def probes(target, n, *, every=timedelta(seconds=5), fail_every=0, latency=lambd
 
 
 async def test_migrations_are_versioned_and_idempotent(store, db_url):
-    assert await store.migrate() == 1
-    assert await store.migrate() == 1
+    from console.store.schema import MIGRATIONS
+
+    latest = MIGRATIONS[-1][0]
+    assert await store.migrate() == latest
+    assert await store.migrate() == latest
     with psycopg.connect(db_url) as c:
-        assert c.execute("select count(*) from gonogo.schema_migrations").fetchone()[0] == 1
+        assert c.execute("select count(*) from gonogo.schema_migrations").fetchone()[0] == len(MIGRATIONS)
 
 
 async def test_probe_gates_over_raw_rows(store):
     # 60 probes over 5 minutes, every 10th failed, latencies 1..60 ms
-    await store.insert_probes(probes("api", 60, fail_every=10, latency=lambda i: float(i + 1)))
+    await store.insert_probes(probes("api", 60, every=timedelta(seconds=4), fail_every=10, latency=lambda i: float(i + 1)))
     await store.insert_probes(probes("old", 10, end=NOW - timedelta(hours=2)))
     er = await store.probe_aggregate("error_rate", timedelta(minutes=5), ["api"])
     assert er.value == pytest.approx(100 * 6 / 60)

@@ -23,6 +23,9 @@ class BurnInPanel(Static):
     def on_mount(self) -> None:
         self.set_interval(1.0, self.refresh)
 
+    def watch_view(self, view: BurnInView | None) -> None:
+        self.refresh(layout=True)  # one line while loading, three after: re-measure
+
     def render(self) -> Text:
         v = self.view
         if v is None:

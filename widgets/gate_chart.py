@@ -28,21 +28,23 @@ class GateChart(PlotextPlot):
             plt.title("select a gate (↑/↓)")
             self.refresh()
             return
-        pts = [(i, v) for i, v in enumerate(values) if v is not None]
+        n = len(values)
+        # x is minutes before now (evaluations are recorded 15 s apart)
+        pts = [(-(n - 1 - i) * 0.25, v) for i, v in enumerate(values) if v is not None]
         unit = f" ({gate.unit})" if gate.unit else ""
-        plt.title(f"{gate.name}{unit}: last {len(values)} evaluations (15 s apart)")
+        plt.title(f"{gate.name}{unit}, last {n * 15 // 60} min")
+        plt.xlabel("minutes ago")
         if pts:
             xs, ys = zip(*pts)
             plt.plot(list(xs), list(ys), marker="braille", color="cyan")
             if gate.bands:
-                n = max(len(values), 2)
                 plt.hline(gate.bands.green.threshold, "green")
                 plt.hline(gate.bands.red.threshold, "red")
                 lo = min(min(ys), gate.bands.green.threshold, gate.bands.red.threshold)
                 hi = max(max(ys), gate.bands.green.threshold, gate.bands.red.threshold)
                 pad = (hi - lo) * 0.1 or 1
                 plt.ylim(lo - pad, hi + pad)
-                plt.xlim(0, n - 1)
+                plt.xlim(-(max(n, 2) - 1) * 0.25, 0)
         else:
             plt.title(f"{gate.name}: no history yet")
         self.refresh()

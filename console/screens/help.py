@@ -15,12 +15,12 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: list[tuple[str, str]]):
         super().__init__()
-        self._bindings = bindings
+        self._rows = bindings
 
     def compose(self) -> ComposeResult:
         text = Text()
         text.append("gonogo keys\n\n", style="bold")
-        for key, desc in self._bindings:
+        for key, desc in self._rows:
             text.append(f"{key:>12}  ", style="bold cyan").append(f"{desc}\n")
         text.append("\nEsc closes this help. The command palette (ctrl+p) lists the same actions.", style="dim")
         with VerticalScroll(id="help-box"):

@@ -112,4 +112,20 @@ create table gonogo.alerts (
 create index alerts_last_at on gonogo.alerts (last_at desc);
 """,
     ),
+    (
+        2,
+        """
+-- Rollout control: whether the change reached the system, and the default actuator's table.
+alter table gonogo.rollout_state
+    add column actuation text not null default 'ok' check (actuation in ('ok', 'pending', 'failed')),
+    add column actuation_error text not null default '',
+    add column last_action text not null default '';
+create table gonogo.feature_flags (
+    flag               text primary key,
+    enabled            boolean not null,
+    rollout_percentage integer not null check (rollout_percentage between 0 and 100),
+    updated_at         timestamptz not null default now()
+);
+""",
+    ),
 ]

@@ -1,0 +1,246 @@
+"""The RolloutController: the only way the rollout changes. Keys, the CLI and
+auto-rollback all call `act`, which in one transaction locks the rollout row,
+compares the version the operator saw, decides (checks.rollout), applies, bumps the
+version, appends the hash-chained audit event, applies a database actuator, and
+NOTIFYs every other console. External actuators run after the commit; their
+failure is recorded on the state, raised as an alert, and retried idempotently."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Literal
+
+from checks.audit import GENESIS, event_hash, first_broken
+from checks.models import Frozen, Verdict
+from checks.rollout import Action, Refusal, RolloutState, Transition, decide
+
+from .actuators import ActuationError, DatabaseActuator
+from .store.db import Store
+
+log = logging.getLogger("gonogo.rollout")
+CHANNEL = "gonogo_rollout"
+
+
+class ActionResult(Frozen):
+    outcome: Literal["done", "refused"]
+    action: str
+    message: str  # what happened or why not, for the screen and the CLI
+    from_pct: int | None = None
+    to_pct: int | None = None
+    version: int | None = None
+    override: bool = False
+    actuation: Literal["ok", "pending", "failed", ""] = ""
+    actuation_error: str = ""
+
+
+_STATE_COLUMNS = (
+    "percentage, state, version, stage_started_at, soak_elapsed_s, soak_resumed_at, updated_by, updated_at,"
+    " actuation, actuation_error"
+)
+
+
+def _state(flag: str, row) -> RolloutState:
+    pct, state, version, started, elapsed, resumed, by, at, _, _ = row
+    return RolloutState(flag=flag, percentage=pct, state=state, version=version, stage_started_at=started,
+                        soak_elapsed_s=elapsed, soak_resumed_at=resumed, updated_by=by, updated_at=at)
+
+
+class RolloutController:
+    def __init__(self, store: Store, *, flag: str, steps, soak_for, actuator=None):
+        self.store = store
+        self.flag = flag
+        self.steps = tuple(steps)
+        self.soak_for = soak_for
+        self.actuator = actuator or DatabaseActuator()
+
+    async def act(
+        self,
+        action: Action,
+        *,
+        operator: str,
+        reason: str,
+        verdict: Verdict,
+        verdict_why: str = "",
+        gates: dict[str, float | None] | None = None,
+        expect_version: int | None = None,
+        expect_percentage: int | None = None,
+        override: bool = False,
+        automatic: bool = False,
+    ) -> ActionResult:
+        reason = reason.strip()
+        if not reason:
+            return ActionResult(outcome="refused", action=action, message="a reason is required")
+        async with self.store.connection() as conn:
+            async with conn.transaction():
+                await conn.execute(
+                    "insert into gonogo.rollout_state (flag, percentage, state, version) values (%s, %s, 'idle', 1)"
+                    " on conflict (flag) do nothing",
+                    (self.flag, self.steps[0]),
+                )
+                cur = await conn.execute(
+                    f"select {_STATE_COLUMNS}, clock_timestamp() from gonogo.rollout_state where flag = %s for update",
+                    (self.flag,),
+                )
+                row = await cur.fetchone()
+                now: datetime = row[-1]
+                st = _state(self.flag, row[:-1])
+                stale = await self._stale_view(conn, st, expect_version, expect_percentage)
+                if stale:
+                    return ActionResult(outcome="refused", action=action, message=stale, version=st.version)
+                d = decide(action, st, steps=self.steps, soak_seconds=self.soak_for(st.percentage).total_seconds(),
+                           verdict=verdict, verdict_why=verdict_why, now=now, override=override)
+                if isinstance(d, Refusal):
+                    hint = " (an override with a reason would let it through)" if d.overridable else ""
+                    return ActionResult(outcome="refused", action=action, message=f"{action} refused: {d.reason}{hint}",
+                                        version=st.version)
+                actuation = "ok" if self.actuator.in_transaction else "pending"
+                new = d.new
+                await conn.execute(
+                    "update gonogo.rollout_state set percentage = %s, state = %s, version = %s, stage_started_at = %s,"
+                    " soak_elapsed_s = %s, soak_resumed_at = %s, updated_by = %s, updated_at = %s,"
+                    " actuation = %s, actuation_error = '', last_action = %s where flag = %s",
+                    (new.percentage, new.state, new.version, new.stage_started_at, new.soak_elapsed_s,
+                     new.soak_resumed_at, operator, now, actuation, action, self.flag),
+                )
+                if self.actuator.in_transaction:
+                    await self.actuator.apply_in(conn, self.flag, new.percentage)
+                await self._append_event(conn, d, now=now, operator=operator, reason=reason, verdict=verdict,
+                                         gates=gates or {}, automatic=automatic)
+                await conn.execute(
+                    "select pg_notify(%s, %s)",
+                    (CHANNEL, json.dumps({"flag": self.flag, "version": new.version, "operator": operator,
+                                          "action": action, "from": d.from_pct, "to": d.to_pct,
+                                          "automatic": automatic})),
+                )
+        result = ActionResult(outcome="done", action=action, message=_done_message(d, operator), from_pct=d.from_pct,
+                              to_pct=d.to_pct, version=d.new.version, override=d.override, actuation=actuation)
+        if not self.actuator.in_transaction:
+            result = await self._actuate(result, d.new.percentage, d.from_pct, d.new.version)
+        return result
+
+    async def _stale_view(self, conn, st: RolloutState, expect_version, expect_percentage) -> str:
+        if expect_version is None and expect_percentage is None:
+            return ""
+        if expect_version is not None and st.version == expect_version:
+            return ""
+        if expect_percentage is not None and expect_version is None and st.percentage == expect_percentage:
+            return ""
+        cur = await conn.execute(
+            "select operator, action, from_pct, to_pct, at from gonogo.rollout_events where flag = %s"
+            " order by id desc limit 1",
+            (self.flag,),
+        )
+        last = await cur.fetchone()
+        seen = f"version {expect_version}" if expect_version is not None else f"{expect_percentage} %"
+        if last:
+            who, what, f, t, at = last
+            changed = f"{who} did {what} {f} % → {t} % at {at.astimezone(timezone.utc):%H:%M:%S} UTC"
+        else:
+            changed = "it changed"
+        return f"refused: you saw {seen}, but {changed}; it is now at {st.percentage} % ({st.state.replace('_', ' ')})"
+
+    async def _append_event(self, conn, d: Transition, *, now, operator, reason, verdict, gates, automatic) -> None:
+        cur = await conn.execute(
+            "select hash from gonogo.rollout_events where flag = %s order by id desc limit 1", (self.flag,)
+        )
+        prev = await cur.fetchone()
+        prev_hash = prev[0] if prev else GENESIS
+        event = dict(at=now, flag=self.flag, operator=operator, action=d.action, from_pct=d.from_pct,
+                     to_pct=d.to_pct, reason=reason, verdict=verdict.value, gates=gates, automatic=automatic,
+                     override=d.override)
+        await conn.execute(
+            "insert into gonogo.rollout_events (at, flag, operator, action, from_pct, to_pct, reason, verdict, gates,"
+            " automatic, override, prev_hash, hash) values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)",
+            (now, self.flag, operator, d.action, d.from_pct, d.to_pct, reason, verdict.value,
+             json.dumps(gates), automatic, d.override, prev_hash, event_hash(prev_hash, event)),
+        )
+
+    async def _actuate(self, result: ActionResult, percentage: int, previous: int, version: int) -> ActionResult:
+        key = f"{self.flag}:{version}"
+        try:
+            await self.actuator.apply(self.flag, percentage, previous, key)
+        except ActuationError as e:
+            await self._mark(version, "failed", str(e))
+            await self.store.raise_alert(
+                f"rollout:actuation:{self.flag}", "rollout", "critical", "rollout not applied",
+                f"{self.flag} at {percentage} % did not reach the system: {e} (retry with R / gonogo retry)",
+            )
+            return result.model_copy(update={
+                "actuation": "failed", "actuation_error": str(e),
+                "message": f"{result.message} — but it was NOT applied: {e}",
+            })
+        await self._mark(version, "ok", "")
+        await self.store.resolve_alerts([f"rollout:actuation:{self.flag}"])
+        return result.model_copy(update={"actuation": "ok"})
+
+    async def _mark(self, version: int, actuation: str, error: str) -> None:
+        async with self.store.connection() as conn:
+            await conn.execute(
+                "update gonogo.rollout_state set actuation = %s, actuation_error = %s where flag = %s and version = %s",
+                (actuation, error, self.flag, version),
+            )
+            await conn.execute("select pg_notify(%s, %s)", (CHANNEL, json.dumps({"flag": self.flag, "version": version,
+                                                                                 "actuation": actuation})))
+
+    async def retry_actuation(self) -> ActionResult:
+        """Re-apply the current state (idempotent). Also what a start does after a
+        crash left an action committed but not applied."""
+        async with self.store.connection() as conn:
+            cur = await conn.execute(
+                "select percentage, version, actuation from gonogo.rollout_state where flag = %s", (self.flag,)
+            )
+            row = await cur.fetchone()
+            if row is None:
+                return ActionResult(outcome="refused", action="retry", message="no rollout state yet")
+            pct, version, _ = row
+            cur = await conn.execute(
+                "select from_pct from gonogo.rollout_events where flag = %s order by id desc limit 1", (self.flag,)
+            )
+            prev = await cur.fetchone()
+            if self.actuator.in_transaction:
+                async with conn.transaction():
+                    await self.actuator.apply_in(conn, self.flag, pct)
+                    await conn.execute("update gonogo.rollout_state set actuation = 'ok', actuation_error = ''"
+                                       " where flag = %s and version = %s", (self.flag, version))
+                return ActionResult(outcome="done", action="retry", message=f"re-applied {pct} % of {self.flag}",
+                                    to_pct=pct, version=version, actuation="ok")
+        base = ActionResult(outcome="done", action="retry", message=f"re-applied {pct} % of {self.flag}", to_pct=pct,
+                            version=version, actuation="pending")
+        return await self._actuate(base, pct, prev[0] if prev else pct, version)
+
+    async def recover(self) -> ActionResult | None:
+        """On start: an action committed but never applied (a crash in between) is applied now."""
+        async with self.store.connection() as conn:
+            cur = await conn.execute("select actuation from gonogo.rollout_state where flag = %s", (self.flag,))
+            row = await cur.fetchone()
+        if row and row[0] == "pending":
+            return await self.retry_actuation()
+        return None
+
+    async def verify_audit(self) -> tuple[int, int | None, str]:
+        """(rows checked, first bad id or None, why) over every flag's chain."""
+        async with self.store.connection() as conn:
+            cur = await conn.execute(
+                "select id, at, flag, operator, action, from_pct, to_pct, reason, verdict, gates, automatic, override,"
+                " prev_hash, hash from gonogo.rollout_events order by flag, id"
+            )
+            names = [c.name for c in cur.description]
+            rows = [dict(zip(names, r)) for r in await cur.fetchall()]
+        by_flag: dict[str, list] = {}
+        for r in rows:
+            by_flag.setdefault(r["flag"], []).append(r)
+        first = None
+        for flag_rows in by_flag.values():
+            bad = first_broken(flag_rows)
+            if bad and (first is None or bad[0] < first[0]):
+                first = bad
+        if first:
+            return len(rows), first[0], first[1]
+        return len(rows), None, ""
+
+
+def _done_message(d: Transition, operator: str) -> str:
+    base = {"advance": "advanced", "hold": "held", "resume": "resumed", "rollback": "rolled back"}[d.action]
+    ov = " (OVERRIDE)" if d.override else ""
+    return f"{base}{ov}: {d.description} by {operator}"

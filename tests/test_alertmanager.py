@@ -1,0 +1,183 @@
+"""`fetch_alerts` against a real Alertmanager (Debian's 0.25 binary, run alone with
+clustering off), and its faults."""
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from console.sources import SourceError
+from console.sources.alertmanager import fetch_alerts
+from tests.promfixtures import alertmanager, silent_listener, sync_client  # noqa: F401  (fixtures)
+
+PASSWORD = "hunter2-s3cret"
+
+
+@pytest.fixture
+async def client():
+    async with httpx.AsyncClient(trust_env=False) as c:
+        yield c
+
+
+def rfc3339(at: datetime) -> str:
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def post_alerts(base_url: str, alerts: list[dict]) -> None:
+    with sync_client() as raw:
+        r = raw.post(base_url + "/api/v2/alerts", json=alerts)
+        assert r.status_code == 200, r.text
+
+
+async def wait_for_names(client, base_url: str, names: set[str], timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        alerts = await fetch_alerts(client, base_url, 5)
+        if {a.name for a in alerts} == names or time.monotonic() > deadline:
+            return alerts
+        await asyncio.sleep(0.1)
+
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+DISK_AT = NOW - timedelta(minutes=10)
+LATENCY_AT = NOW - timedelta(minutes=3)
+
+
+def two_alerts() -> list[dict]:
+    return [
+        {
+            "labels": {"alertname": "DiskFull", "severity": "critical", "instance": "node-3"},
+            "annotations": {"summary": "node-3 disk is 97% full", "description": "longer text"},
+            "startsAt": rfc3339(DISK_AT),
+            "generatorURL": "http://prometheus.test/graph",
+        },
+        {
+            "labels": {"alertname": "CanaryLatencyHigh", "severity": "P2", "service": "api"},
+            "annotations": {"description": "P95 above 500 ms for 5 minutes"},
+            "startsAt": rfc3339(LATENCY_AT),
+        },
+    ]
+
+
+@pytest.mark.prometheus
+async def test_posted_alerts_are_fetched_and_mapped(client, alertmanager):
+    post_alerts(alertmanager.url, two_alerts())
+    alerts = await wait_for_names(client, alertmanager.url, {"DiskFull", "CanaryLatencyHigh"})
+    assert [a.name for a in alerts] == ["CanaryLatencyHigh", "DiskFull"]  # newest first
+    latency, disk = alerts
+
+    assert disk.source == "alertmanager"
+    assert disk.severity == "critical"
+    assert disk.summary == "node-3 disk is 97% full"
+    assert disk.at == DISK_AT and disk.at.tzinfo is not None
+    assert not disk.acked
+
+    assert latency.severity == "P2"
+    assert latency.summary == "P95 above 500 ms for 5 minutes"  # description when no summary
+    assert latency.at == LATENCY_AT
+
+    with sync_client() as raw:
+        listed = raw.get(alertmanager.url + "/api/v2/alerts").json()
+    by_name = {a["labels"]["alertname"]: a["fingerprint"] for a in listed}
+    assert disk.fingerprint == "am:" + by_name["DiskFull"]
+    assert latency.fingerprint == "am:" + by_name["CanaryLatencyHigh"]
+
+    # Same alerts, same fingerprints on the next poll (the store upserts by them).
+    again = await fetch_alerts(client, alertmanager.url, 5)
+    assert {a.fingerprint for a in again} == {a.fingerprint for a in alerts}
+
+
+@pytest.mark.prometheus
+async def test_silenced_and_resolved_alerts_are_left_out(client, alertmanager):
+    with sync_client() as raw:
+        r = raw.post(
+            alertmanager.url + "/api/v2/silences",
+            json={
+                "matchers": [{"name": "alertname", "value": "Maintenance", "isRegex": False, "isEqual": True}],
+                "startsAt": rfc3339(NOW - timedelta(minutes=1)),
+                "endsAt": rfc3339(NOW + timedelta(hours=1)),
+                "createdBy": "gonogo-tests",
+                "comment": "planned maintenance",
+            },
+        )
+        assert r.status_code == 200, r.text
+    post_alerts(
+        alertmanager.url,
+        two_alerts()
+        + [
+            {"labels": {"alertname": "Maintenance", "severity": "warning"}, "startsAt": rfc3339(NOW)},
+            {
+                "labels": {"alertname": "AlreadyResolved", "severity": "critical"},
+                "startsAt": rfc3339(NOW - timedelta(hours=1)),
+                "endsAt": rfc3339(NOW - timedelta(minutes=30)),
+            },
+        ],
+    )
+    alerts = await wait_for_names(client, alertmanager.url, {"DiskFull", "CanaryLatencyHigh"})
+    assert {a.name for a in alerts} == {"DiskFull", "CanaryLatencyHigh"}
+
+    # The silenced alert did reach Alertmanager: only the filter keeps it out.
+    with sync_client() as raw:
+        suppressed = raw.get(alertmanager.url + "/api/v2/alerts", params={"silenced": "true", "active": "false"}).json()
+    assert "Maintenance" in {a["labels"]["alertname"] for a in suppressed}
+
+
+@pytest.mark.prometheus
+async def test_no_alerts_is_an_empty_list(client, alertmanager):
+    assert await fetch_alerts(client, alertmanager.url + "/", 5) == []
+
+
+@pytest.mark.prometheus
+async def test_stopped_alertmanager_is_connection_refused(client, alertmanager):
+    url = alertmanager.url
+    assert await fetch_alerts(client, url, 5) == []
+    alertmanager.stop()
+    for base in (url, url.replace("http://", f"http://oncall:{PASSWORD}@")):
+        with pytest.raises(SourceError) as e:
+            await fetch_alerts(client, base, 5)
+        assert str(e.value) == "connection refused"
+
+
+async def test_alertmanager_that_never_answers_times_out(client, silent_listener):
+    started = time.monotonic()
+    with pytest.raises(SourceError) as e:
+        await fetch_alerts(client, silent_listener.url, 0.5)
+    assert str(e.value) == "timeout after 500ms"
+    assert time.monotonic() - started < 1.5
+
+
+async def _fetch(handler, base_url="http://am.test:9093"):
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), trust_env=False) as c:
+        return await fetch_alerts(c, base_url, 5)
+
+
+async def test_request_asks_for_active_unsilenced_uninhibited_alerts():
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        return httpx.Response(200, json=[])
+
+    assert await _fetch(handler) == []
+    (req,) = seen
+    assert req.url.path == "/api/v2/alerts"
+    assert dict(req.url.params) == {"active": "true", "silenced": "false", "inhibited": "false"}
+
+
+async def test_http_500():
+    with pytest.raises(SourceError) as e:
+        await _fetch(lambda r: httpx.Response(500, text="internal"))
+    assert str(e.value) == "HTTP 500"
+
+
+async def test_junk_and_malformed_answers_are_invalid_responses():
+    with pytest.raises(SourceError, match="^invalid response: not JSON"):
+        await _fetch(lambda r: httpx.Response(200, text="not json"))
+    with pytest.raises(SourceError, match="^invalid response: expected a list"):
+        await _fetch(lambda r: httpx.Response(200, json={"alerts": []}))
+    bad_time = [{"labels": {"alertname": "X"}, "startsAt": "yesterday", "fingerprint": "ab"}]
+    with pytest.raises(SourceError, match="^invalid response: startsAt"):
+        await _fetch(lambda r: httpx.Response(200, json=bad_time))

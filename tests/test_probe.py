@@ -1,0 +1,324 @@
+"""console.probe against real sockets on 127.0.0.1: every fault an endpoint can show
+is a failed check with a short reason, and no probe outlives its timeout."""
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import time
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from console import __version__
+from console.config import Target
+from console.probe import make_client, probe
+
+from .httpfaults import (
+    HUGE_BYTES,
+    FaultServer,
+    closing_port,
+    full_backlog_port,
+    refused_port,
+    resetting_port,
+    self_signed_context,
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+TIMEOUT = 0.5  # seconds: the target timeout for the slow cases
+MARGIN = 0.3  # seconds a probe may overrun its timeout (scheduling, closing)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FaultServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+async def client():
+    async with make_client() as c:
+        yield c
+
+
+def target(url: str, **kw) -> Target:
+    return Target(name=kw.pop("name", "api"), url=url, **kw)
+
+
+async def timed(client: httpx.AsyncClient, t: Target):
+    start = time.perf_counter()
+    result = await probe(client, t)
+    return result, time.perf_counter() - start
+
+
+async def wait_until(predicate, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting for the server"
+        await asyncio.sleep(0.02)
+
+
+# -- healthy ---------------------------------------------------------------------
+
+
+async def test_healthy_json(client, server):
+    before = datetime.now(timezone.utc)
+    r = await probe(client, target(server.url("/ok")))
+    assert (r.target, r.ok, r.status, r.reason) == ("api", True, 200, "")
+    assert r.latency_ms is not None and 0 < r.latency_ms < 1000
+    assert r.at.tzinfo is not None and r.at.utcoffset() == timedelta(0)
+    assert before <= r.at <= datetime.now(timezone.utc)
+
+
+async def test_client_identifies_itself_and_asks_for_no_compression(client, server):
+    r = await probe(client, target(server.url("/echo-auth")))
+    assert r.ok
+    sent = server.stats["/echo-auth"].headers
+    assert sent["user-agent"] == f"gonogo/{__version__}"
+    assert sent["accept-encoding"] == "identity"
+
+
+async def test_now_is_recorded_as_given(client, server):
+    fixed = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    r = await probe(client, target(server.url("/ok")), now=fixed)
+    assert r.at == fixed
+    r = await probe(client, target(server.url("/ok")), now=lambda: fixed)
+    assert r.at == fixed
+
+
+@pytest.mark.parametrize("reported", ["ok", "OK", "Healthy", "pass", "passing", "UP", "green"])
+async def test_healthy_status_words_any_case(client, server, reported):
+    r = await probe(client, target(server.url(f"/json?status={reported}")))
+    assert (r.ok, r.status, r.reason) == (True, 200, "")
+
+
+@pytest.mark.parametrize("path", ["/text", "/empty"])
+async def test_plain_text_and_empty_bodies_are_fine(client, server, path):
+    r = await probe(client, target(server.url(path)))
+    assert (r.ok, r.status, r.reason) == (True, 200, "")
+    assert r.latency_ms is not None and r.latency_ms > 0
+
+
+async def test_many_targets_share_one_client(client, server):
+    results = await asyncio.gather(*(probe(client, target(server.url("/ok"), name=f"t{i}")) for i in range(20)))
+    assert [r.ok for r in results] == [True] * 20
+    assert {r.target for r in results} == {f"t{i}" for i in range(20)}
+
+
+# -- wrong answers -----------------------------------------------------------------
+
+
+async def test_503(client, server):
+    r = await probe(client, target(server.url("/status/503")))
+    assert (r.ok, r.status, r.reason) == (False, 503, "HTTP 503")
+    assert r.latency_ms is not None and r.latency_ms > 0
+
+
+async def test_expected_status_is_configurable(client, server):
+    r = await probe(client, target(server.url("/status/204"), expect_status=[200, 204]))
+    assert (r.ok, r.status, r.reason) == (True, 204, "")
+    # An expected status still has its body judged: this 503 says {"status": "error"}.
+    r = await probe(client, target(server.url("/status/503"), expect_status=[200, 503]))
+    assert (r.ok, r.status, r.reason) == (False, 503, "reported status 'error'")
+
+
+async def test_redirect_is_not_followed(client, server):
+    r = await probe(client, target(server.url("/redirect")))
+    assert (r.ok, r.status, r.reason) == (False, 302, "HTTP 302")
+    r = await probe(client, target(server.url("/redirect"), expect_status=[302]))
+    assert (r.ok, r.status, r.reason) == (True, 302, "")
+
+
+async def test_reported_degraded(client, server):
+    r = await probe(client, target(server.url("/json?status=degraded")))
+    assert (r.ok, r.status, r.reason) == (False, 200, "reported status 'degraded'")
+    assert r.latency_ms is not None
+
+
+async def test_json_content_type_with_junk_body(client, server):
+    r = await probe(client, target(server.url("/junk-json")))
+    assert (r.ok, r.status) == (False, 200)
+    assert r.reason.startswith("invalid body: not JSON"), r.reason
+    assert len(r.reason) <= 80
+    assert r.latency_ms is not None
+
+
+async def test_binary_body_is_not_text(client, server):
+    r = await probe(client, target(server.url("/binary")))
+    assert (r.ok, r.status, r.reason) == (False, 200, "invalid body: not text")
+
+
+async def test_body_at_the_limit_is_fine_one_over_is_too_large(client, server):
+    r = await probe(client, target(server.url("/text"), max_body=2))  # body is "OK"
+    assert r.ok
+    r = await probe(client, target(server.url("/text"), max_body=1))
+    assert (r.ok, r.status, r.reason) == (False, 200, "body too large (> 1 bytes)")
+
+
+async def test_huge_streamed_body_is_cut_off(client, server):
+    t = target(server.url("/huge"))  # 50 MB, chunked, no Content-Length
+    r, took = await timed(client, t)
+    assert (r.ok, r.status, r.reason) == (False, 200, "body too large (> 65536 bytes)")
+    assert took < 1.0
+    assert r.latency_ms is not None and r.latency_ms < 1000
+    stats = server.stats["/huge"]
+    await wait_until(lambda: stats.done)  # the server noticed the hang-up and gave up
+    assert not stats.finished
+    # What the server got out is what the client read plus the kernel's buffers on
+    # both ends: a few hundred KiB at most, nowhere near 50 MB.
+    assert stats.sent < t.max_body + 1024 * 1024, stats.sent
+    assert stats.sent < HUGE_BYTES // 20
+
+
+async def test_huge_declared_length_is_refused_without_reading(client, server):
+    r, took = await timed(client, target(server.url("/huge-declared")))
+    assert (r.ok, r.status, r.reason) == (False, 200, "body too large (> 65536 bytes)")
+    assert took < 1.0
+    stats = server.stats["/huge-declared"]
+    await wait_until(lambda: stats.done)
+    assert not stats.finished and stats.sent < 1024 * 1024
+
+
+# -- slow ------------------------------------------------------------------------
+
+
+async def test_slow_answer_times_out(client, server):
+    r, took = await timed(client, target(server.url("/sleep?s=5"), timeout=timedelta(seconds=TIMEOUT)))
+    assert (r.ok, r.status, r.reason) == (False, None, "timeout after 500ms")
+    assert TIMEOUT <= took < TIMEOUT + MARGIN
+    # A connection was made, so the time to the failure is recorded.
+    assert r.latency_ms is not None and TIMEOUT * 1000 <= r.latency_ms < (TIMEOUT + MARGIN) * 1000
+
+
+async def test_whole_second_timeouts_read_as_seconds(client, server):
+    r, took = await timed(client, target(server.url("/sleep?s=5"), timeout=timedelta(seconds=1)))
+    assert (r.ok, r.reason) == (False, "timeout after 1s")
+    assert took < 1 + MARGIN
+
+
+async def test_slow_drip_body_cannot_run_past_the_timeout(client, server):
+    # Headers at once, then a byte every 0.1 s: every read is quick, so only the
+    # overall deadline stops it.
+    r, took = await timed(client, target(server.url("/drip?s=5"), timeout=timedelta(seconds=TIMEOUT)))
+    assert (r.ok, r.status, r.reason) == (False, 200, "timeout after 500ms")
+    assert TIMEOUT <= took < TIMEOUT + MARGIN
+    assert r.latency_ms is not None and r.latency_ms >= TIMEOUT * 1000
+    assert server.stats["/drip"].sent >= 2  # it really was dripping
+
+
+async def test_connect_that_hangs_times_out_with_no_latency():
+    with full_backlog_port() as port:
+        async with make_client() as c:
+            r, took = await timed(c, target(port.url(), timeout=timedelta(seconds=TIMEOUT)))
+    assert (r.ok, r.status, r.reason) == (False, None, "timeout after 500ms")
+    assert took < TIMEOUT + MARGIN
+    assert r.latency_ms is None  # no connection was ever made
+
+
+async def test_cancellation_propagates(client, server):
+    task = asyncio.create_task(probe(client, target(server.url("/sleep?s=5"), timeout=timedelta(seconds=3))))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+# -- below HTTP ------------------------------------------------------------------
+
+
+async def test_connection_refused(client):
+    port = refused_port()
+    r, took = await timed(client, target(f"http://127.0.0.1:{port}/health"))
+    assert (r.ok, r.status, r.reason, r.latency_ms) == (False, None, "connection refused", None)
+    assert took < 1.0
+
+
+async def test_connection_reset(client):
+    with resetting_port() as port:
+        r = await probe(client, target(port.url()))
+        assert port.accepted >= 1
+    assert (r.ok, r.status, r.reason) == (False, None, "connection reset")
+    assert r.latency_ms is not None  # it did connect
+
+
+async def test_accept_and_close_immediately(client):
+    with closing_port() as port:
+        r = await probe(client, target(port.url()))
+        assert port.accepted >= 1
+    assert (r.ok, r.status) == (False, None)
+    # Depending on who is first, the client sees the peer's RST or a clean EOF.
+    assert r.reason in (
+        "connection reset",
+        "RemoteProtocolError: Server disconnected without sending a response",
+    ), r.reason
+    assert r.latency_ms is not None
+
+
+def _invalid_names_fail_fast() -> bool:
+    start = time.monotonic()
+    try:
+        socket.getaddrinfo("gonogo-probe-test.invalid", 80)
+    except socket.gaierror:
+        return time.monotonic() - start < 1.0
+    return False
+
+
+@pytest.mark.skipif(not _invalid_names_fail_fast(), reason="this resolver does not answer .invalid quickly")
+async def test_dns_name_not_found(client):
+    r = await probe(client, target("http://gonogo-probe-test.invalid/health"))
+    assert (r.ok, r.status, r.latency_ms) == (False, None, None)
+    assert r.reason == "DNS: gonogo-probe-test.invalid not found"
+
+
+async def test_tls_to_a_plain_http_port(client, server):
+    r = await probe(client, target(f"https://127.0.0.1:{server.port}/ok"))
+    assert (r.ok, r.status) == (False, None)
+    assert r.reason.startswith("TLS: "), r.reason
+    assert len(r.reason) <= 80 and "_ssl.c" not in r.reason
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_tls_self_signed_certificate_is_rejected(client, tmp_path):
+    with FaultServer(ssl_context=self_signed_context(tmp_path)) as tls:
+        r = await probe(client, target(tls.url("/ok")))
+    assert (r.ok, r.status) == (False, None)
+    assert r.reason.startswith("TLS: certificate verify failed"), r.reason
+    assert "self-signed" in r.reason or "self signed" in r.reason
+    assert r.latency_ms is not None  # TCP connected; the handshake failed
+
+
+# -- secrets ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make_url, expected",
+    [
+        (lambda srv: f"http://bob:hunter2@127.0.0.1:{refused_port()}/health", "connection refused"),
+        (lambda srv: srv.url("/status/503", userinfo="bob:hunter2"), "HTTP 503"),
+        (lambda srv: srv.url("/sleep?s=5", userinfo="bob:hunter2"), "timeout after 500ms"),
+        (lambda srv: srv.url("/junk-json", userinfo="bob:hunter2"), "invalid body: not JSON"),
+        (lambda srv: f"https://bob:hunter2@127.0.0.1:{srv.port}/ok", "TLS: "),
+    ],
+)
+async def test_password_in_url_never_in_reason(client, server, make_url, expected):
+    r = await probe(client, target(make_url(server), timeout=timedelta(seconds=TIMEOUT)))
+    assert not r.ok
+    assert r.reason.startswith(expected), r.reason
+    assert "hunter2" not in r.reason
+
+
+async def test_password_echoed_by_the_endpoint_is_masked(client, server):
+    # An endpoint that reports a bad status quoting a URL with credentials in it.
+    url = server.url("/json?status=down%20http://admin:s3cret@db.internal/x")
+    r = await probe(client, target(url))
+    assert not r.ok
+    assert "s3cret" not in r.reason
+    assert r.reason == "reported status 'down http://admin:***@db.internal/x'"
+
+
+async def test_credentials_in_url_are_sent_as_basic_auth(client, server):
+    r = await probe(client, target(server.url("/echo-auth", userinfo="bob:hunter2")))
+    assert r.ok
+    assert (server.stats["/echo-auth"].authorization or "").startswith("Basic ")
