@@ -91,10 +91,10 @@ def _http_url(v: object) -> str:
         raise ValueError(f"{shown!r} contains a space; a URL cannot")
     parts = urlsplit(v)
     if parts.scheme not in ("http", "https"):
-        scheme = f"a {parts.scheme}:// URL" if parts.scheme else "not a URL"
-        raise ValueError(f"{shown!r} is {scheme}; it must start with http:// or https://")
+        given = f"uses {parts.scheme}://" if parts.scheme else "is not a URL"
+        raise ValueError(f"{shown!r} {given}; it must start with http:// or https://")
     if not parts.hostname:
-        raise ValueError(f"{shown!r} has no host; write it like http://127.0.0.1:8080/health")
+        raise ValueError(f"{shown!r} has no host; write it like http://127.0.0.1:8080/...")
     try:
         port = parts.port
     except ValueError:
@@ -110,9 +110,9 @@ def _db_url(v: object) -> str:
     if v:
         scheme = urlsplit(v).scheme if "://" in v else ""
         if scheme not in ("postgresql", "postgres"):
-            given = f"a {scheme}:// URL" if scheme else "not a URL"
+            given = f"uses {scheme}://" if scheme else "is not a URL"
             raise ValueError(
-                f"{mask_url(v)!r} is {given}; a database URL must start with postgresql:// "
+                f"{mask_url(v)!r} {given}; a database URL must start with postgresql:// "
                 "(or be empty for the embedded server)"
             )
     return v
@@ -518,12 +518,13 @@ def _toml_error(path: Path, text: str, e: tomllib.TOMLDecodeError) -> str:
     line_no, col = int(m.group(1)), int(m.group(2))
     reason = msg[: m.start()]
     lines = text.splitlines()
-    shown = ""
+    shown = hint = ""
     if 0 < line_no <= len(lines) and lines[line_no - 1].strip():
-        shown = f" in `{mask_text(lines[line_no - 1].strip())[:120]}`"
-    hint = ""
-    if reason.startswith("Invalid value"):
-        hint = ' (strings and durations need quotes: interval = "15s")'
+        line = lines[line_no - 1]
+        shown = f" in `{mask_text(line.strip())[:120]}`"
+        bare = re.match(r"^\s*([A-Za-z0-9_-]+)\s*=\s*([^\s\"'\[{#][^#]*?)\s*(?:#.*)?$", line)
+        if bare and not re.fullmatch(r"true|false|[-+]?[\d_.eE:T+-]+|[-+]?(inf|nan)", bare.group(2)):
+            hint = f' (a string needs quotes: {bare.group(1)} = "{mask_text(bare.group(2))}")'
     return f"{path}: not valid TOML (line {line_no}, column {col}): {reason}{shown}{hint}"
 
 
@@ -555,7 +556,7 @@ def _explain(err: dict, raw: dict) -> tuple[tuple, str]:
     if kind == "extra_forbidden":
         return loc, _unknown_key(loc, given)
     if kind == "missing":
-        return loc, f"this key is required and missing{_missing_hint(loc)}"
+        return loc, f"this key is required but missing{_missing_hint(loc)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return loc, f"expected a whole number, got {_describe(given)}"
     if kind in ("float_type", "float_parsing", "finite_number"):
@@ -633,16 +634,17 @@ def _unknown_key(loc: tuple, given: object) -> str:
     model = _model_at(loc[:-1])
     known = list(model.model_fields) if model else []
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    msg = "unknown key"
+    section = len(loc) == 1 and isinstance(given, dict)
+    msg = "unknown section" if section else "unknown key"
     if close:
-        return f"{msg}; did you mean {close[0]!r}?"
+        return f"{msg}; did you mean {f'[{close[0]}]' if section else repr(close[0])}?"
     if len(loc) == 1:
         homes = [s for s, f in Config.model_fields.items() if key in (_model_in(f.annotation) or BaseModel).model_fields]
         if homes:
             where = " or ".join(f"[[{h}]]" if h in ("targets", "gates") else f"[{h}]" for h in homes)
             return f"{msg} at the top level; a key of that name belongs in {where}"
-        if isinstance(given, dict):
-            return f"unknown section; the sections are {', '.join(Config.model_fields)}"
+        if section:
+            return f"{msg}; the sections are {', '.join(Config.model_fields)}"
     return f"{msg} (a typo?); the keys here are {', '.join(known)}" if known else f"{msg} (a typo?)"
 
 
@@ -650,7 +652,7 @@ def _missing_hint(loc: tuple) -> str:
     if loc[-1:] == ("name",):
         return "; every entry needs a unique name"
     if loc[-1:] == ("url",):
-        return ', like url = "http://127.0.0.1:8080/health"'
+        return '; write it like url = "http://127.0.0.1:8080/health"'
     if loc[-1:] == ("source",):
         return ': source = "probe", "promql" or "sql"'
     return ""

@@ -240,8 +240,8 @@ def test_line_finder_ignores_keys_inside_multiline_strings(tmp_path):
 
 
 def test_dotted_and_inline_keys_are_found(tmp_path):
-    path = write(tmp_path, VALID_BASE + '\nrollout.soak = "0s"\n')
-    assert "[rollout], key 'soak' (line " in refused(path)
+    path = write(tmp_path, 'rollout.soak = "0s"\n' + VALID_BASE)
+    assert "[rollout], key 'soak' (line 1)" in refused(path)
     path = write(tmp_path, 'database = { url = "mysql://db/x" }\n' + VALID_BASE)
     assert "[database], key 'url' (line 1)" in refused(path)
 

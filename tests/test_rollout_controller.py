@@ -1,0 +1,251 @@
+"""The RolloutController against a real database, with real actuator targets."""
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from checks.models import Verdict
+from console.actuators import CommandActuator, FileActuator, HttpActuator
+from console.rollout import RolloutController
+from console.store.db import Store
+
+STEPS = [0, 5, 10, 25, 50, 75, 100]
+
+
+@pytest.fixture
+async def store(db_url):
+    s = Store(db_url)
+    await s.open()
+    await s.migrate()
+    yield s
+    await s.close()
+
+
+def controller(store, soak="0s", actuator=None):
+    soak_td = timedelta(seconds=0) if soak == "0s" else timedelta(hours=12)
+    return RolloutController(store, flag="f", steps=STEPS, soak_for=lambda pct: soak_td, actuator=actuator)
+
+
+async def act(c, action, **kw):
+    kw.setdefault("operator", "alice")
+    kw.setdefault("reason", "looks good")
+    kw.setdefault("verdict", Verdict.GO)
+    return await c.act(action, **kw)
+
+
+def rows(db_url, sql, *args):
+    with psycopg.connect(db_url) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+async def test_advance_applies_audits_and_sets_the_flag_in_one_transaction(store, db_url):
+    c = controller(store)
+    r = await act(c, "advance", gates={"error_rate": 0.01})
+    assert r.outcome == "done" and (r.from_pct, r.to_pct) == (0, 5) and r.actuation == "ok"
+    assert rows(db_url, "select percentage, state, version from gonogo.rollout_state") == [(5, "soaking", 2)]
+    assert rows(db_url, "select enabled, rollout_percentage from gonogo.feature_flags where flag = 'f'") == [(True, 5)]
+    ev = rows(db_url, "select operator, action, from_pct, to_pct, reason, verdict, gates, automatic, override from gonogo.rollout_events")
+    assert ev == [("alice", "advance", 0, 5, "looks good", "GO", {"error_rate": 0.01}, False, False)]
+
+
+async def test_refusals_say_why_and_change_nothing(store, db_url):
+    c = controller(store, soak="12h")
+    await act(c, "advance")
+    r = await act(c, "advance", verdict=Verdict.HOLD, verdict_why="p95_latency yellow")
+    assert r.outcome == "refused"
+    assert "soak has 11 h 59 m left" in r.message or "soak has 12 h" in r.message
+    assert "verdict HOLD: p95_latency yellow" in r.message
+    assert (await act(c, "advance", reason="  ")).message == "a reason is required"
+    assert rows(db_url, "select count(*) from gonogo.rollout_events") == [(1,)]
+    r = await act(c, "advance", verdict=Verdict.HOLD, override=True, reason="CEO signed off in the review")
+    assert r.outcome == "done" and r.override and r.to_pct == 10
+    assert rows(db_url, "select override, verdict from gonogo.rollout_events order by id desc limit 1") == [(True, "HOLD")]
+
+
+async def test_stale_view_is_refused_naming_who_changed_what(store):
+    c = controller(store)
+    first = await act(c, "advance", expect_version=1)
+    assert first.outcome == "done"
+    r = await act(c, "advance", operator="bob", expect_version=1)
+    assert r.outcome == "refused"
+    assert "you saw version 1, but alice did advance 0 % → 5 %" in r.message and "now at 5 %" in r.message
+    r = await act(c, "rollback", operator="bob", expect_percentage=10)
+    assert r.outcome == "refused" and "you saw 10 %" in r.message
+    assert (await act(c, "rollback", operator="bob", expect_percentage=5)).outcome == "done"
+
+
+RACE = textwrap.dedent("""
+    import asyncio, sys
+    from datetime import timedelta
+    from checks.models import Verdict
+    from console.rollout import RolloutController
+    from console.store.db import Store
+
+    async def main():
+        s = Store(sys.argv[1]); await s.open()
+        c = RolloutController(s, flag="f", steps=[0, 5, 10], soak_for=lambda p: timedelta(0))
+        r = await c.act("advance", operator=sys.argv[2], reason="race", verdict=Verdict.GO, expect_version=1)
+        print(r.outcome)
+        await s.close()
+    asyncio.run(main())
+""")
+
+
+async def test_ten_processes_racing_make_exactly_one_change(store, db_url):
+    await controller(store).act("hold", operator="x", reason="create the row", verdict=Verdict.GO)  # refused, row exists
+    procs = [subprocess.Popen([sys.executable, "-c", RACE, db_url, f"op{i}"], stdout=subprocess.PIPE, text=True)
+             for i in range(10)]
+    outs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert sorted(outs) == ["done"] + ["refused"] * 9
+    assert rows(db_url, "select count(*) from gonogo.rollout_events") == [(1,)]
+    assert rows(db_url, "select percentage, version from gonogo.rollout_state") == [(5, 2)]
+
+
+KILLED_IN_TRANSACTION = textwrap.dedent("""
+    import sys, time, psycopg
+    with psycopg.connect(sys.argv[1]) as conn:
+        conn.execute("select * from gonogo.rollout_state where flag = 'f' for update")
+        conn.execute("update gonogo.rollout_state set percentage = 50, version = version + 1 where flag = 'f'")
+        print("locked", flush=True)
+        time.sleep(60)
+""")
+
+
+async def test_kill_9_inside_the_transaction_changes_nothing(store, db_url):
+    c = controller(store)
+    await act(c, "advance")
+    p = subprocess.Popen([sys.executable, "-c", KILLED_IN_TRANSACTION, db_url], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "locked"
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    r = await act(c, "advance", expect_version=2)  # the row lock is released; nothing of the dead one stuck
+    assert r.outcome == "done" and r.to_pct == 10
+    assert rows(db_url, "select count(*) from gonogo.rollout_events") == [(2,)]
+
+
+async def test_crash_between_commit_and_actuation_is_recovered_on_start(store, db_url, tmp_path):
+    flags = tmp_path / "feature_flags.json"
+    marker = tmp_path / "started"
+    # an actuator that hangs; the process is killed -9 while it runs (after the commit)
+    slow = CommandActuator([sys.executable, "-c", f"import pathlib,time; pathlib.Path({str(marker)!r}).touch(); time.sleep(60)"])
+    script = textwrap.dedent(f"""
+        import asyncio, sys
+        from datetime import timedelta
+        from checks.models import Verdict
+        from console.actuators import CommandActuator
+        from console.rollout import RolloutController
+        from console.store.db import Store
+        async def main():
+            s = Store(sys.argv[1]); await s.open()
+            c = RolloutController(s, flag="f", steps=[0, 5, 10], soak_for=lambda p: timedelta(0),
+                                  actuator=CommandActuator({slow.argv!r}))
+            await c.act("advance", operator="alice", reason="go", verdict=Verdict.GO)
+        asyncio.run(main())
+    """)
+    p = subprocess.Popen([sys.executable, "-c", script, db_url])
+    for _ in range(200):
+        if marker.exists():
+            break
+        await asyncio.sleep(0.05)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    assert rows(db_url, "select percentage, actuation from gonogo.rollout_state") == [(5, "pending")]
+    c = controller(store, actuator=FileActuator(flags))
+    r = await c.recover()
+    assert r is not None and r.actuation == "ok"
+    assert json.loads(flags.read_text())["f"]["rollout_percentage"] == 5
+    assert rows(db_url, "select actuation from gonogo.rollout_state") == [("ok",)]
+
+
+async def test_tampered_audit_row_is_found(store, db_url):
+    c = controller(store)
+    for action in ("advance", "advance", "hold", "resume", "rollback"):
+        assert (await act(c, action)).outcome == "done"
+    assert await c.verify_audit() == (5, None, "")
+    with psycopg.connect(db_url) as conn:
+        third = conn.execute("select id from gonogo.rollout_events order by id offset 2 limit 1").fetchone()[0]
+        conn.execute("update gonogo.rollout_events set reason = 'nothing happened' where id = %s", (third,))
+    n, bad, why = await c.verify_audit()
+    assert bad == third and "edited" in why
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.seen.append((body, self.headers.get("Idempotency-Key")))
+        self.send_response(self.server.status)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def flag_service():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    srv.seen, srv.status = [], 200
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+async def test_http_actuator_posts_with_idempotency_key_and_failure_is_not_pretended(store, db_url, flag_service):
+    url = f"http://127.0.0.1:{flag_service.server_address[1]}/flags"
+    c = controller(store, actuator=HttpActuator(url, timeout=2, retries=1))
+    r = await act(c, "advance")
+    assert r.actuation == "ok"
+    assert flag_service.seen == [({"flag": "f", "percentage": 5, "previous": 0, "enabled": True,
+                                   "idempotency_key": "f:2"}, "f:2")]
+    flag_service.status = 500
+    r = await act(c, "advance")
+    assert r.outcome == "done" and r.actuation == "failed" and "HTTP 500" in r.actuation_error
+    assert "NOT applied" in r.message
+    assert len(flag_service.seen) == 3  # one try + one retry
+    assert rows(db_url, "select percentage, actuation from gonogo.rollout_state") == [(10, "failed")]
+    assert rows(db_url, "select severity from gonogo.alerts where fingerprint = 'rollout:actuation:f' and resolved_at is null") == [("critical",)]
+    flag_service.status = 200
+    r = await c.retry_actuation()
+    assert r.actuation == "ok" and flag_service.seen[-1][0]["percentage"] == 10 and flag_service.seen[-1][1] == "f:3"
+    assert rows(db_url, "select count(*) from gonogo.alerts where fingerprint = 'rollout:actuation:f' and resolved_at is null") == [(0,)]
+
+
+async def test_command_actuator_runs_argv_without_a_shell(store, tmp_path):
+    out = tmp_path / "args.json"
+    argv = [sys.executable, "-c", f"import json,sys; json.dump(sys.argv[1:], open({str(out)!r}, 'w'))",
+            "--flag={flag}", "{percentage}", "{previous}", "$(rm -rf /); echo pwned"]
+    c = controller(store, actuator=CommandActuator(argv, timeout=10))
+    assert (await act(c, "advance")).actuation == "ok"
+    assert json.loads(out.read_text()) == ["--flag=f", "5", "0", "$(rm -rf /); echo pwned"]
+    failing = CommandActuator([sys.executable, "-c", "import sys; print('kubectl: forbidden', file=sys.stderr); sys.exit(3)"])
+    r = await act(controller(store, actuator=failing), "advance")
+    assert r.actuation == "failed" and "exited 3: kubectl: forbidden" in r.actuation_error
+    slow = CommandActuator([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
+    r = await act(controller(store, actuator=slow), "advance")
+    assert r.actuation == "failed" and "timed out after 0.5s" in r.actuation_error
+
+
+async def test_file_actuator_keeps_other_flags_and_writes_atomically(store, tmp_path):
+    path = tmp_path / "feature_flags.json"
+    path.write_text(json.dumps({"other_flag": {"enabled": True, "rollout_percentage": 100}}))
+    c = controller(store, actuator=FileActuator(path))
+    await act(c, "advance")
+    await act(c, "rollback")
+    data = json.loads(path.read_text())
+    assert data["other_flag"] == {"enabled": True, "rollout_percentage": 100}
+    assert data["f"]["rollout_percentage"] == 0 and data["f"]["enabled"] is False
+    assert [p.name for p in tmp_path.iterdir()] == ["feature_flags.json"]  # no temp file left behind
+    path.write_text("{not json")
+    r = await act(c, "advance")
+    assert r.actuation == "failed" and "not overwriting" in r.actuation_error
+    assert path.read_text() == "{not json"
