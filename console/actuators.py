@@ -156,3 +156,15 @@ class FileActuator:
 
     def describe(self) -> str:
         return f"file {self.path}"
+
+
+def make_actuator(config):
+    """From `[actuator]` in the config; the database table by default."""
+    a = getattr(config, "actuator", None)
+    if a is None or a.type == "database":
+        return DatabaseActuator(a.table if a is not None else "gonogo.feature_flags")
+    if a.type == "http":
+        return HttpActuator(a.url, timeout=a.timeout.total_seconds(), retries=a.retries)
+    if a.type == "command":
+        return CommandActuator(a.command, timeout=a.timeout.total_seconds())
+    return FileActuator(a.file)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import httpx
 import psycopg
 
 from checks.bands import judge
+from checks.breach import sustained_breach
 from checks.models import Band, BurnInView, GateReading, ProbeResult, Snapshot, SourceHealth
 from checks.verdict import format_value
 from checks.verdict import reasons as verdict_reasons
@@ -34,6 +36,7 @@ from .secrets import mask_text
 from .sources import SourceError
 from .sources.alertmanager import fetch_alerts
 from .sources.prometheus import promql_value
+from .rollout import CHANNEL, RolloutController, make_controller
 from .store.db import Store, StoreUnavailable, describe_db_error
 
 log = logging.getLogger("gonogo.engine")
@@ -77,13 +80,19 @@ class Engine:
         *,
         clock: Clock = utcnow,
         on_snapshot: Callable[[Snapshot], None] | None = None,
+        on_rollout_change: Callable[[dict], None] | None = None,
         client: httpx.AsyncClient | None = None,
         lead: bool = True,
+        controller: RolloutController | None = None,
+        record_every: timedelta = RECORD_EVERY,
     ):
         self.config = config
         self.store = store
         self.clock = clock
         self.on_snapshot = on_snapshot
+        self.on_rollout_change = on_rollout_change
+        self.record_every = record_every
+        self.controller = controller or make_controller(config, store)
         self.client = client or make_client()
         self.want_lead = lead
         self.leader = False
@@ -106,7 +115,12 @@ class Engine:
             if self.leader and self.config.targets:
                 first = await asyncio.gather(*(probe(self.client, t) for t in self.config.targets))
                 self._buffer.extend(first)
-        loops = [self._leadership_loop(), self._evaluate_loop(), self._maintenance_loop()]
+        if self.leader:
+            with contextlib.suppress(StoreUnavailable):
+                recovered = await self.controller.recover()
+                if recovered is not None and self.on_rollout_change is not None:
+                    self.on_rollout_change({"recovered": recovered.message, "actuation": recovered.actuation})
+        loops = [self._leadership_loop(), self._evaluate_loop(), self._maintenance_loop(), self._listen_loop()]
         loops += [self._probe_loop(t) for t in self.config.targets]
         loops += [self._query_loop(g) for g in self.config.gates if g.source in ("sql", "promql")]
         if self.config.alertmanager.url:
@@ -160,13 +174,15 @@ class Engine:
                 alerts = tuple(await self.store.recent_alerts(50))
                 await self._refresh_clean_days(now)
                 if self.leader and (
-                    self.state.last_recorded is None or now - self.state.last_recorded >= RECORD_EVERY
+                    self.state.last_recorded is None or now - self.state.last_recorded >= self.record_every
                 ):
                     await self.store.record_evaluations(now, readings)
                     self.state.last_recorded = now
                     self._remember(now, readings)
+                    if self.config.auto_rollback.enabled and rollout is not None:
+                        await self._auto_rollback(now, rollout, readings)
                 elif not self.leader and (
-                    self.state.last_recorded is None or now - self.state.last_recorded >= RECORD_EVERY
+                    self.state.last_recorded is None or now - self.state.last_recorded >= self.record_every
                 ):
                     self.state.last_recorded = now
                     self._remember(now, readings)
@@ -399,6 +415,71 @@ class Engine:
                 await self.store.raise_alert(fp, "events", sev, name, summary, at)
             await self.store.resolve_missing("events", keep)
 
+    async def _auto_rollback(self, now: datetime, rollout, readings) -> None:
+        """Roll back, without a human, only on a breach sustained over the whole
+        window and over `consecutive` evaluations in a row (checks.breach)."""
+        ar = self.config.auto_rollback
+        if rollout.state in ("idle", "rolled_back") or rollout.percentage == self.config.rollout.steps[0]:
+            return
+        series = await self.store.gate_series(now - ar.sustain - 4 * self.record_every, ar.gates)
+        for name in ar.gates:
+            points = series.get(name, [])
+            evaluations = [(at, band == Band.RED.value) for at, _, band in points]
+            if not sustained_breach(evaluations, now=now, sustain=ar.sustain, consecutive=ar.consecutive):
+                continue
+            gate = self.config.gate(name)
+            run = [v for _, v, band in points if band == Band.RED.value]
+            latest = next((r for r in readings if r.name == name), None)
+            reason = (
+                f"auto-rollback: {name} red ({gate.bands.red}) sustained for {format_duration(ar.sustain)}"
+                f" over {len(run)} evaluations; last {format_value(run[-1] if run else None, gate.display_unit)}"
+            )
+            result = await self.controller.act(
+                "rollback",
+                operator="gonogo auto-rollback",
+                reason=reason,
+                verdict=decide(r.band for r in readings),
+                verdict_why="; ".join(verdict_reasons(readings)),
+                gates={r.name: r.value for r in readings},
+                automatic=True,
+                expect_version=rollout.version,
+            )
+            log.warning("%s: %s", reason, result.message)
+            if latest is not None:
+                await self.store.raise_alert(
+                    f"rollout:auto_rollback:{self.config.rollout.flag}", "rollout", "critical",
+                    "auto-rollback", f"{result.message} ({reason})",
+                )
+            return
+
+    async def _listen_loop(self) -> None:
+        """LISTEN for rollout changes made anywhere (another console, the CLI, the
+        leader's auto-rollback) and re-evaluate at once."""
+        delay = 1.0
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.store.url, autocommit=True, connect_timeout=3)
+            except psycopg.Error:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 15)
+                continue
+            delay = 1.0
+            try:
+                async with conn:
+                    await conn.execute(f"listen {CHANNEL}")
+                    async for note in conn.notifies():
+                        try:
+                            payload = json.loads(note.payload)
+                        except ValueError:
+                            continue
+                        if payload.get("flag") != self.config.rollout.flag:
+                            continue
+                        self.poke()
+                        if self.on_rollout_change is not None:
+                            self.on_rollout_change(payload)
+            except psycopg.Error:
+                await asyncio.sleep(delay)
+
     async def _maintenance_loop(self) -> None:
         while True:
             await asyncio.sleep(300)
@@ -410,7 +491,7 @@ class Engine:
 
     async def _load_history(self) -> None:
         try:
-            hist = await self.store.gate_history(self.clock() - timedelta(hours=1))
+            hist = await self.store.gate_series(self.clock() - timedelta(hours=1))
         except StoreUnavailable as e:
             self._db_down(str(e), self.clock())
             return

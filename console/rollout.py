@@ -244,3 +244,11 @@ def _done_message(d: Transition, operator: str) -> str:
     base = {"advance": "advanced", "hold": "held", "resume": "resumed", "rollback": "rolled back"}[d.action]
     ov = " (OVERRIDE)" if d.override else ""
     return f"{base}{ov}: {d.description} by {operator}"
+
+
+def make_controller(config, store: Store) -> RolloutController:
+    """The controller the config asks for (its actuator included)."""
+    from .actuators import make_actuator
+
+    return RolloutController(store, flag=config.rollout.flag, steps=config.rollout.steps,
+                             soak_for=config.rollout.soak_for, actuator=make_actuator(config))

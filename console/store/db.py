@@ -247,10 +247,15 @@ class Store:
                     [(at, r.name, r.value, r.band.value) for r in readings],
                 )
 
-    async def gate_history(self, since: datetime) -> dict[str, list[tuple[datetime, float | None, str]]]:
+    async def gate_series(
+        self, since: datetime, gates: Sequence[str] | None = None
+    ) -> dict[str, list[tuple[datetime, float | None, str]]]:
+        """Recorded evaluations since `since`, per gate, oldest first."""
         async with self.connection() as conn:
             cur = await conn.execute(
-                "select gate, at, value, band from gonogo.gate_evaluations where at > %s order by gate, at", (since,)
+                "select gate, at, value, band from gonogo.gate_evaluations"
+                " where at > %s and (%s::text[] is null or gate = any(%s)) order by gate, at",
+                (since, list(gates) if gates is not None else None, list(gates) if gates is not None else None),
             )
             out: dict[str, list] = {}
             for gate, at, value, band in await cur.fetchall():
