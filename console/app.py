@@ -19,7 +19,11 @@ from checks.models import Snapshot
 from . import __version__
 from .config import Config
 from .engine import Engine, utcnow
-from .messages import EngineStatus, SnapshotUpdated
+from .messages import EngineStatus, RolloutChanged, SnapshotUpdated
+from .rollout import ORIGIN, preview
+from .screens.dialogs.action import ActionDialog, ActionRequest
+from .screens.dialogs.message import MessageDialog
+from .screens.history import HistoryScreen
 from .runtime import open_store
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen
@@ -36,6 +40,7 @@ class FaultInjector(Protocol):
     def describe(self) -> str: ...
 
 
+ROLLOUT_ACTIONS = {"advance", "hold_resume", "rollback", "retry"}
 DEMO_KEYS = {"demo_errors": "errors", "demo_latency": "latency", "demo_outage": "outage", "demo_down": "down", "demo_normal": None}
 
 
@@ -45,6 +50,11 @@ class GonogoApp(App):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("a", "advance", "Advance", id="advance"),
+        Binding("h", "hold_resume", "Hold/resume", id="hold_resume"),
+        Binding("r", "rollback", "Rollback", id="rollback"),
+        Binding("R", "retry", "Retry apply", id="retry", show=False),
+        Binding("H", "history", "History", id="history"),
         Binding("k", "ack", "Ack alert", id="ack"),
         Binding("f5", "refresh", "Refresh now", id="refresh", show=False),
         Binding("e", "demo_errors", "Demo: error spike", id="demo_errors"),
@@ -72,6 +82,7 @@ class GonogoApp(App):
         self.embedded_name = embedded_name
         self.engine: Engine | None = None
         self.store: Store | None = None
+        self.last_action = None  # the last ActionResult, for tests and the status line
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -90,7 +101,8 @@ class GonogoApp(App):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
         self.post_message(EngineStatus("evaluating the gates…"))
-        self.engine = Engine(self.config, self.store, clock=self.clock, on_snapshot=self._post_snapshot)
+        self.engine = Engine(self.config, self.store, clock=self.clock, on_snapshot=self._post_snapshot,
+                             on_rollout_change=self._post_rollout_change)
         try:
             await self.engine.run()
         finally:
@@ -122,7 +134,122 @@ class GonogoApp(App):
     def check_action(self, action: str, parameters) -> bool | None:
         if action in DEMO_KEYS:
             return self.demo is not None
+        if action in ROLLOUT_ACTIONS:
+            if self.config.console.read_only:
+                return None  # shown, greyed out: this console may not act
+            if self.engine is None or self.snapshot is None or self.snapshot.rollout is None:
+                return None
         return True
+
+    # -- rollout control --------------------------------------------------------
+
+    def _open_action(self, action: str) -> None:
+        snap = self.snapshot
+        if self.config.console.read_only:
+            self.notify("this console is read-only", severity="warning")
+            return
+        if snap is None or snap.rollout is None or self.engine is None:
+            self.notify("the rollout state is not loaded yet", severity="warning")
+            return
+        if not snap.database.ok:
+            self.push_screen(MessageDialog("Refused", f"The database is unavailable ({snap.database.reason}). "
+                                           "No action is queued; try again when it is back."))
+            return
+        plan = preview(action, snap, self.config, self.clock())
+        self.push_screen(ActionDialog(action, plan, snap), self._confirmed)
+
+    def _confirmed(self, request: ActionRequest | None) -> None:
+        if request is None:
+            self.notify("cancelled: nothing changed")
+            return
+        self.run_worker(self._act(request), name=f"action:{request.action}", group="actions", exit_on_error=False)
+
+    async def _act(self, request: ActionRequest) -> None:
+        from .store.db import StoreUnavailable
+
+        snap = self.snapshot
+        try:
+            # The controller re-reads the state under a lock: the world may have changed
+            # while the dialog was open, and then the version the operator saw is refused.
+            result = await self.engine.controller.act(
+                request.action, operator=self.config.operator, reason=request.reason, verdict=snap.verdict,
+                verdict_why="; ".join(snap.reasons), gates={g.name: g.value for g in snap.gates},
+                expect_version=request.seen_version, override=request.override,
+            )
+        except StoreUnavailable as e:
+            self.push_screen(MessageDialog("Refused: database unavailable", f"{e}. Nothing was changed or queued."))
+            return
+        self.last_action = result
+        if result.outcome == "refused":
+            self.push_screen(MessageDialog("Refused", result.message))
+        elif result.actuation == "failed":
+            self.notify(result.message + " — press R to retry", title="NOT APPLIED", severity="error", timeout=30)
+        else:
+            self.notify(result.message, title="done")
+        self.action_refresh()
+
+    def action_advance(self) -> None:
+        self._open_action("advance")
+
+    def action_hold_resume(self) -> None:
+        snap = self.snapshot
+        held = snap is not None and snap.rollout is not None and snap.rollout.state == "held"
+        self._open_action("resume" if held else "hold")
+
+    def action_rollback(self) -> None:
+        self._open_action("rollback")
+
+    def action_retry(self) -> None:
+        if self.engine is None:
+            return
+        self.run_worker(self._retry(), name="retry", group="actions", exit_on_error=False)
+
+    async def _retry(self) -> None:
+        from .store.db import StoreUnavailable
+
+        try:
+            result = await self.engine.controller.retry_actuation()
+        except StoreUnavailable as e:
+            self.notify(f"not retried: {e}", title="database unavailable", severity="error")
+            return
+        ok = result.actuation == "ok"
+        self.notify(result.message if ok else f"still not applied: {result.actuation_error}",
+                    title="re-applied" if ok else "NOT APPLIED", severity="information" if ok else "error")
+        self.action_refresh()
+
+    def action_history(self) -> None:
+        if self.store is None:
+            self.notify("the database is not open yet", severity="warning")
+            return
+        self.push_screen(HistoryScreen())
+
+    def load_history(self, screen: "HistoryScreen") -> None:
+        """Called by the history screen once mounted; the App does the I/O."""
+        self.run_worker(self._load_history(screen), name="history", group="history", exit_on_error=False)
+
+    async def _load_history(self, screen: "HistoryScreen") -> None:
+        from .store.db import StoreUnavailable
+
+        try:
+            history = await self.store.rollout_history(self.config.rollout.flag)
+        except StoreUnavailable as e:
+            screen.failed(str(e))
+            return
+        screen.show(self.config.rollout.flag, history)
+
+    def _post_rollout_change(self, payload: dict) -> None:
+        self.post_message(RolloutChanged(payload))
+
+    def on_rollout_changed(self, message: RolloutChanged) -> None:
+        p = message.payload
+        if p.get("origin") == ORIGIN and "recovered" not in p:
+            return  # our own action: already reported
+        if "recovered" in p:
+            self.notify(p["recovered"], title="recovered an unapplied change")
+        elif "action" in p:
+            auto = " (AUTOMATIC)" if p.get("automatic") else ""
+            self.notify(f"{p.get('operator')} did {p['action']}{auto}: {p.get('from')} % → {p.get('to')} %",
+                        title="rollout changed elsewhere", severity="warning", timeout=15)
 
     def action_help(self) -> None:
         rows = []
@@ -133,7 +260,7 @@ class GonogoApp(App):
                     continue
                 seen.add(b.id or b.action)
                 rows.append((b.key_display or b.key, b.description))
-        rows += [("↑ / ↓", "Select a gate (its history is charted) or an alert"), ("tab", "Next panel"),
+        rows += [("R", "Retry applying the rollout after an actuator failure"), ("↑ / ↓", "Select a gate (its history is charted) or an alert"), ("tab", "Next panel"),
                  ("ctrl+p", "Command palette")]
         self.push_screen(HelpScreen(rows))
 
@@ -193,6 +320,9 @@ class GonogoApp(App):
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Every key and what it does", self.action_help)
+        for action, title in (("advance", "Advance"), ("hold_resume", "Hold / resume"), ("rollback", "Roll back"),
+                              ("retry", "Retry applying the rollout"), ("history", "Rollout history")):
+            yield SystemCommand(title, "Rollout control (asks for a reason)", getattr(self, f"action_{action}"))
         yield SystemCommand("Acknowledge alert", "Acknowledge the selected (or newest) alert", self.action_ack)
         yield SystemCommand("Refresh now", "Evaluate the gates now", self.action_refresh)
         if self.demo is not None:

@@ -352,6 +352,10 @@ class AlertsSection(Section):
 
 
 class AutoRollbackSection(Section):
+    """`gates` must name defined gates. Left at its default while enabled, a missing
+    default gate is an error too (auto-rollback must not silently watch nothing);
+    with enabled = false only an explicit list is checked (a typo is still a typo)."""
+
     enabled: bool = True
     gates: list[str] = Field(default_factory=lambda: ["error_rate", "p95_latency"])
     sustain: Duration = timedelta(minutes=5)

@@ -18,3 +18,11 @@ class EngineStatus(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+class RolloutChanged(Message):
+    """A rollout change NOTIFYed by any process (this one included)."""
+
+    def __init__(self, payload: dict) -> None:
+        super().__init__()
+        self.payload = payload

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -20,6 +22,7 @@ from .store.db import Store
 
 log = logging.getLogger("gonogo.rollout")
 CHANNEL = "gonogo_rollout"
+ORIGIN = f"{socket.gethostname()}:{os.getpid()}"  # lets a console skip the notice of its own action
 
 
 class ActionResult(Frozen):
@@ -111,7 +114,7 @@ class RolloutController:
                     "select pg_notify(%s, %s)",
                     (CHANNEL, json.dumps({"flag": self.flag, "version": new.version, "operator": operator,
                                           "action": action, "from": d.from_pct, "to": d.to_pct,
-                                          "automatic": automatic})),
+                                          "automatic": automatic, "origin": ORIGIN})),
                 )
         result = ActionResult(outcome="done", action=action, message=_done_message(d, operator), from_pct=d.from_pct,
                               to_pct=d.to_pct, version=d.new.version, override=d.override, actuation=actuation)
@@ -252,3 +255,16 @@ def make_controller(config, store: Store) -> RolloutController:
 
     return RolloutController(store, flag=config.rollout.flag, steps=config.rollout.steps,
                              soak_for=config.rollout.soak_for, actuator=make_actuator(config))
+
+
+def preview(action: Action, snapshot, config, now: datetime) -> Transition | Refusal:
+    """What `action` would do on what is on screen (the dialog shows it before the
+    operator types a reason). The controller decides again, under a lock, on commit."""
+    v = snapshot.rollout
+    elapsed = v.soak_elapsed_seconds
+    if v.state == "soaking" and v.as_of is not None:
+        elapsed += max(0.0, (now - v.as_of).total_seconds())
+    st = RolloutState(flag=v.flag, percentage=v.percentage, state=v.state, version=v.version,
+                      stage_started_at=v.stage_started_at, soak_elapsed_s=elapsed, soak_resumed_at=None)
+    return decide(action, st, steps=config.rollout.steps, soak_seconds=v.soak_seconds, verdict=snapshot.verdict,
+                  verdict_why="; ".join(snapshot.reasons), now=now, override=False)

@@ -1,0 +1,39 @@
+"""`H`: the audit trail of the rollout, newest first."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+
+class HistoryScreen(Screen):
+    CSS_PATH = "history.tcss"
+    BINDINGS = [Binding("escape,H", "app.pop_screen", "Back", id="close_history")]
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="history-title")
+        yield DataTable(id="history", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, label in (("at", "When (UTC)"), ("who", "Who"), ("action", "Action"), ("move", "From → to"),
+                           ("verdict", "Verdict"), ("flags", ""), ("reason", "Reason")):
+            table.add_column(label, key=key)
+        self.query_one("#history-title", Static).update(Text("loading the audit trail…", style="dim"))
+        self.app.load_history(self)
+
+    def show(self, flag: str, history: list[dict]) -> None:
+        title = Text.assemble((f"Audit trail of {flag}", "bold"), (f"   {len(history)} events, newest first", "dim"))
+        self.query_one("#history-title", Static).update(title)
+        table = self.query_one(DataTable)
+        table.clear()
+        for h in reversed(history):
+            marks = " ".join(m for m, on in (("AUTO", h["automatic"]), ("OVERRIDE", h["override"])) if on)
+            table.add_row(h["at"][:19].replace("T", " "), h["operator"], h["action"], f"{h['from']} → {h['to']} %",
+                          h["verdict"], Text(marks, style="bold yellow"), h["reason"])
+
+    def failed(self, why: str) -> None:
+        self.query_one("#history-title", Static).update(Text(f"cannot load the audit trail: {why}", style="bold red"))

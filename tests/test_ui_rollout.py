@@ -1,0 +1,165 @@
+"""Rollout control from the keyboard: a, h, r with their confirmations, asserting the
+screen and the database; two consoles on one database see each other's changes."""
+import subprocess
+import sys
+
+import psycopg
+
+from console.app import make_app
+from console.screens.dialogs.action import ActionDialog
+from console.screens.dialogs.message import MessageDialog
+from console.screens.history import HistoryScreen
+
+from .conftest import make_config, wait_for
+
+SIZE = (120, 36)
+FLAG = "phase_4_deployment"
+
+
+def keys(text: str) -> list[str]:
+    names = {" ": "space", "_": "underscore", "-": "minus", ".": "full_stop", ",": "comma", "%": "percent_sign"}
+    return [names.get(ch, ch) for ch in text]
+
+
+def state(db_url):
+    with psycopg.connect(db_url) as c:
+        return c.execute("select percentage, state, version from gonogo.rollout_state where flag = %s", (FLAG,)).fetchone()
+
+
+def events(db_url):
+    with psycopg.connect(db_url) as c:
+        return c.execute("select operator, action, from_pct, to_pct, reason, override from gonogo.rollout_events order by id").fetchall()
+
+
+def dialog_text(app) -> str:
+    return " ".join(str(w.render()) for w in app.screen.query("Static"))
+
+
+async def ready(pilot, app):
+    await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.rollout is not None
+                   and app.snapshot.verdict.value == "GO" and app.engine is not None, what="GO with rollout state")
+
+
+async def test_advance_with_a_reason_then_override_needs_the_flag_typed(db_url, health_server):
+    base, _ = health_server
+    app = make_app(make_config(db_url, base))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("a")
+        assert isinstance(app.screen, ActionDialog)
+        assert "will do: 0 % → 5 % of phase_4_deployment" in dialog_text(app)
+        assert "verdict now:  GO" in dialog_text(app)
+        await pilot.press("enter")  # a stray Enter: no reason, nothing happens
+        assert isinstance(app.screen, ActionDialog) and "a reason is required" in dialog_text(app)
+        await pilot.press(*keys("canary clean"), "enter")
+        await wait_for(pilot, lambda: state(db_url)[0] == 5, what="advanced in the database")
+        assert events(db_url) == [("tester", "advance", 0, 5, "canary clean", False)]
+        await wait_for(pilot, lambda: app.snapshot.rollout.percentage == 5, what="shown")
+        # the 12 h soak has not elapsed: the dialog says so and asks for an override
+        await pilot.press("a")
+        assert "refused now: soak has 11 h 59 m left" in dialog_text(app) or "refused now: soak has 12 h" in dialog_text(app)
+        assert "OVERRIDE" in dialog_text(app)
+        await pilot.press(*keys("review board said go"), "enter")  # Enter moves to the confirmation
+        await pilot.press(*keys("phase_4"), "enter")  # not the full flag name
+        assert isinstance(app.screen, ActionDialog) and "type the flag name" in dialog_text(app)
+        assert state(db_url)[0] == 5
+        await pilot.press(*keys("_deployment"), "enter")
+        await wait_for(pilot, lambda: state(db_url)[0] == 10, what="override applied")
+        assert events(db_url)[-1] == ("tester", "advance", 5, 10, "review board said go", True)
+
+
+async def test_rollback_needs_the_flag_name_and_escape_cancels(db_url, health_server):
+    base, _ = health_server
+    app = make_app(make_config(db_url, base, rollout={"soak": "0s"} if False else {}))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("a", *keys("start"), "enter")
+        await wait_for(pilot, lambda: state(db_url)[0] == 5, what="at 5 %")
+        await pilot.press("r")
+        assert "will do: 5 % → 0 % of phase_4_deployment (at once)" in dialog_text(app)
+        await pilot.press(*keys("oops"), "escape")
+        assert not isinstance(app.screen, ActionDialog)
+        assert state(db_url)[:2] == (5, "soaking")
+        await pilot.press("r", *keys("p95 climbing"), "enter", *keys(FLAG), "enter")
+        await wait_for(pilot, lambda: state(db_url)[1] == "rolled_back", what="rolled back")
+        assert state(db_url)[0] == 0 and events(db_url)[-1][1:5] == ("rollback", 5, 0, "p95 climbing")
+        await pilot.press("H")
+        assert isinstance(app.screen, HistoryScreen)
+        await wait_for(pilot, lambda: app.screen.query_one("DataTable").row_count == 2, what="history rows")
+        await pilot.press("escape")
+
+
+async def test_hold_then_resume_with_h(db_url, health_server):
+    base, _ = health_server
+    app = make_app(make_config(db_url, base))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("h")
+        assert isinstance(app.screen, ActionDialog) and "refused now: nothing to hold" in dialog_text(app)
+        await pilot.press("escape")
+        await pilot.press("a", *keys("go"), "enter")
+        await wait_for(pilot, lambda: app.snapshot.rollout.state == "soaking", what="soaking")
+        await pilot.press("h", *keys("investigating p95"), "enter")
+        await wait_for(pilot, lambda: state(db_url)[1] == "held" and app.snapshot.rollout.state == "held", what="held")
+        await pilot.press("h")
+        assert "resume phase_4_deployment at 5 %" in dialog_text(app)
+        await pilot.press(*keys("false alarm"), "enter")
+        await wait_for(pilot, lambda: state(db_url)[1] == "soaking", what="resumed")
+
+
+async def test_a_change_made_elsewhere_shows_within_a_second_and_a_stale_view_is_refused(db_url, health_server):
+    base, _ = health_server
+    config = make_config(db_url, base)
+    app = make_app(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("a")  # the operator opens the dialog, looking at 0 % ...
+        # ... while someone else advances from another console (another process)
+        other = subprocess.run(
+            [sys.executable, "-c", (
+                "import asyncio, sys\n"
+                "from datetime import timedelta\n"
+                "from checks.models import Verdict\n"
+                "from console.rollout import RolloutController\n"
+                "from console.store.db import Store\n"
+                "async def main():\n"
+                "    s = Store(sys.argv[1]); await s.open()\n"
+                "    c = RolloutController(s, flag='phase_4_deployment', steps=[0,5,10,25,50,75,100], soak_for=lambda p: timedelta(0))\n"
+                "    print((await c.act('advance', operator='bob', reason='me first', verdict=Verdict.GO)).outcome)\n"
+                "    await s.close()\n"
+                "asyncio.run(main())\n"
+            ), db_url], capture_output=True, text=True, timeout=60)
+        assert other.stdout.strip() == "done", other.stderr
+        import time
+
+        t0 = time.monotonic()
+        await wait_for(pilot, lambda: app.snapshot.rollout.percentage == 5, timeout=5, what="bob's change shown")
+        assert time.monotonic() - t0 < 1.5
+        await pilot.press(*keys("my view is old"), "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MessageDialog), what="refusal dialog")
+        text = dialog_text(app)
+        assert "you saw version 1, but bob did advance 0 % → 5 %" in text
+        assert state(db_url)[0] == 5 and len(events(db_url)) == 1
+
+
+async def test_two_consoles_on_one_database_see_each_others_changes(db_url, health_server):
+    base, _ = health_server
+    one, two = make_app(make_config(db_url, base)), make_app(make_config(db_url, base, console={"operator": "carol", "refresh": "1s"}))
+    async with one.run_test(size=SIZE) as p1, two.run_test(size=SIZE) as p2:
+        await ready(p1, one)
+        await ready(p2, two)
+        await p1.press("a", *keys("from console one"), "enter")
+        await wait_for(p2, lambda: two.snapshot.rollout.percentage == 5, timeout=5, what="console two sees it")
+        await p2.press("h", *keys("carol holds"), "enter")
+        await wait_for(p1, lambda: one.snapshot.rollout.state == "held", timeout=5, what="console one sees the hold")
+    assert [e[0] for e in events(db_url)] == ["tester", "carol"]
+
+
+async def test_read_only_console_cannot_act(db_url, health_server):
+    base, _ = health_server
+    app = make_app(make_config(db_url, base, console={"read_only": True, "refresh": "1s", "operator": "x"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("a", "r", "h")
+        assert not isinstance(app.screen, ActionDialog)
+        assert state(db_url) == (0, "idle", 1)
