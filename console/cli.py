@@ -42,7 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s = sub.add_parser("status", parents=[common], help="rollout state and history")
     s.add_argument("--json", action="store_true", help="print JSON instead of text")
-    for sp in sub.choices.values():
+    for action, helptext in (("advance", "move one step up (needs GO and the soak done, or --override)"),
+                             ("hold", "pause the soak clock"), ("resume", "restart the soak clock"),
+                             ("rollback", "return to 0 %% at once (always allowed)")):
+        a = sub.add_parser(action, parents=[common], help=helptext)
+        a.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
+        a.add_argument("--expect", type=int, metavar="PCT", help="refuse unless the rollout is at PCT now")
+        if action == "advance":
+            a.add_argument("--override", action="store_true",
+                           help="let a non-GO verdict or an unfinished soak through (recorded as an override)")
+        a.add_argument("--json", action="store_true", help="print the result as JSON")
+    sub.add_parser("retry", parents=[common], help="re-apply the current percentage through the actuator (idempotent)")
+    au = sub.add_parser("audit", parents=[common], help="the audit trail")
+    au_sub = au.add_subparsers(dest="audit_command", parser_class=_Parser, required=True)
+    au_sub.add_parser("verify", parents=[common], help="check the hash chain; exit 0 intact, 1 broken (names the first bad row)")
+    rp = sub.add_parser("report", parents=[common], help="the go/no-go report in Markdown")
+    rp.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    for sp in [*sub.choices.values(), *au_sub.choices.values()]:
         sp.add_argument("--version", action="version", version=f"gonogo {__version__}")
     return p
 
@@ -72,6 +88,14 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_check(config, as_json=args.json))
         if command == "status":
             return asyncio.run(_status(config, as_json=args.json))
+        if command in ("advance", "hold", "resume", "rollback"):
+            return asyncio.run(_act(config, command, args))
+        if command == "retry":
+            return asyncio.run(_retry(config))
+        if command == "audit":
+            return asyncio.run(_audit_verify(config))
+        if command == "report":
+            return asyncio.run(_report(config, args.out))
     except KeyboardInterrupt:
         return EXIT_OK
     except Exception as e:  # the last line of defence: one line, no traceback
@@ -231,4 +255,86 @@ async def _status(config: Config, *, as_json: bool) -> int:
         print(f"{view.flag}: {view.percentage} % ({view.state}), version {view.version}")
         for h in history:
             print(f"  {h['at']}  {h['operator']:<12} {h['action']:<9} {h['from']:>3} → {h['to']:<3} {h['reason']}")
+    return EXIT_OK
+
+
+async def _act(config: Config, action: str, args) -> int:
+    from .engine import Engine
+
+    store = await _open_or_unavailable(config)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    engine = Engine(config, store, lead=False)
+    try:
+        # Advance needs a fresh verdict (probe now); the others record the latest one
+        # and must not wait on probes (a rollback is never delayed).
+        snap = await (engine.check_once() if action == "advance" else engine.evaluate())
+        result = await engine.controller.act(
+            action, operator=config.operator, reason=args.reason, verdict=snap.verdict,
+            verdict_why="; ".join(snap.reasons), gates={g.name: g.value for g in snap.gates},
+            expect_percentage=args.expect, override=getattr(args, "override", False),
+        )
+    finally:
+        await engine.aclose()
+        await store.close()
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print(result.message, file=sys.stdout if result.outcome == "done" else sys.stderr)
+    if result.outcome == "refused":
+        return EXIT_NOT_GO
+    return EXIT_OK if result.actuation != "failed" else EXIT_NOT_GO
+
+
+async def _retry(config: Config) -> int:
+    from .rollout import make_controller
+
+    store = await _open_or_unavailable(config)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    try:
+        result = await make_controller(config, store).retry_actuation()
+    finally:
+        await store.close()
+    print(result.message if result.actuation == "ok" else f"NOT applied: {result.actuation_error}")
+    return EXIT_OK if result.actuation == "ok" else EXIT_NOT_GO
+
+
+async def _audit_verify(config: Config) -> int:
+    from .rollout import make_controller
+
+    store = await _open_or_unavailable(config)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    try:
+        n, bad, why = await make_controller(config, store).verify_audit()
+    finally:
+        await store.close()
+    if bad is None:
+        print(f"audit trail intact: {n} events, hash chain verified")
+        return EXIT_OK
+    print(f"audit trail BROKEN at event id {bad}: {why}", file=sys.stderr)
+    return EXIT_NOT_GO
+
+
+async def _report(config: Config, out: str | None) -> int:
+    from .engine import Engine
+    from .report import render_report
+
+    store = await _open_or_unavailable(config)
+    if store is None:
+        return EXIT_UNAVAILABLE
+    engine = Engine(config, store, lead=False)
+    try:
+        snap = await engine.evaluate()
+        history = await store.rollout_history(config.rollout.flag)
+    finally:
+        await engine.aclose()
+        await store.close()
+    text = render_report(config, snap, history)
+    if out:
+        Path(out).write_text(text)
+        print(f"report written to {out}")
+    else:
+        print(text)
     return EXIT_OK

@@ -125,3 +125,46 @@ def test_status_json_contract(tmp_path, db_url, health_server):
     out = json.loads(r.stdout)
     assert out["flag"] == "phase_4_deployment" and out["percentage"] == 0
     assert out["state"] == "idle" and isinstance(out["version"], int) and out["history"] == []
+
+
+def test_rollout_commands_exit_codes_expect_and_status_history(tmp_path, db_url, health_server):
+    base, _ = health_server
+    cfg = str(write_config(tmp_path, db_url, base))
+    r = gonogo("advance", "--config", cfg)
+    assert r.returncode == 2 and "--reason" in r.stderr  # bad usage
+    r = gonogo("advance", "--reason", "canary clean", "--expect", "0", "--config", cfg)
+    assert r.returncode == 0, r.stderr
+    assert "advanced: 0 % → 5 % of phase_4_deployment" in r.stdout
+    r = gonogo("advance", "--reason", "again", "--config", cfg)  # the 12 h soak has not elapsed
+    assert r.returncode == 1 and "soak has" in r.stderr and "override" in r.stderr
+    r = gonogo("advance", "--reason", "stale", "--expect", "0", "--override", "--config", cfg)
+    assert r.returncode == 1 and "you saw 0 %" in r.stderr
+    r = gonogo("advance", "--reason", "board approved", "--override", "--json", "--config", cfg)
+    assert r.returncode == 0 and json.loads(r.stdout)["override"] is True
+    assert gonogo("hold", "--reason", "look at p95", "--config", cfg).returncode == 0
+    assert gonogo("hold", "--reason", "twice", "--config", cfg).returncode == 1
+    assert gonogo("resume", "--reason", "fine", "--config", cfg).returncode == 0
+    assert gonogo("rollback", "--reason", "pager", "--config", cfg).returncode == 0
+    out = json.loads(gonogo("status", "--json", "--config", cfg).stdout)
+    assert out["percentage"] == 0 and out["state"] == "rolled_back" and out["version"] == 6
+    assert [h["action"] for h in out["history"]] == ["advance", "advance", "hold", "resume", "rollback"]
+    assert out["history"][1]["override"] is True and out["history"][0]["operator"]
+    assert all(h["automatic"] is False for h in out["history"])
+    # the audit chain verifies, then a tampered row is named
+    r = gonogo("audit", "verify", "--config", cfg)
+    assert r.returncode == 0 and "5 events" in r.stdout
+    import psycopg
+
+    with psycopg.connect(db_url) as c:
+        bad = c.execute("select min(id) + 1 from gonogo.rollout_events").fetchone()[0]
+        c.execute("update gonogo.rollout_events set operator = 'mallory' where id = %s", (bad,))
+    r = gonogo("audit", "verify", "--config", cfg)
+    assert r.returncode == 1 and f"event id {bad}" in r.stderr
+    # the report
+    out_file = tmp_path / "report.md"
+    r = gonogo("report", "--out", str(out_file), "--config", cfg)
+    assert r.returncode == 0
+    report = out_file.read_text()
+    for heading in ("# Go/no-go report: phase_4_deployment", "## Verdict:", "## Gates", "## Burn-in", "## Decisions"):
+        assert heading in report
+    assert "board approved" in report and "OVERRIDE" in report
