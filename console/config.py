@@ -362,6 +362,35 @@ class AutoRollbackSection(Section):
     consecutive: int = Field(default=3, ge=1)
 
 
+class ActuatorSection(Section):
+    """How the rollout percentage reaches the system being rolled out."""
+
+    type: typing.Literal["database", "http", "command", "file"] = "database"
+    table: str = "gonogo.feature_flags"  # database: (flag, enabled, rollout_percentage, updated_at)
+    url: HttpUrl = ""  # http: POST {flag, percentage, previous, enabled, idempotency_key}
+    command: list[str] = Field(default_factory=list)  # command: argv with {flag} {percentage} {previous}
+    file: str = ""  # file: a feature_flags.json, written atomically
+    timeout: Duration = timedelta(seconds=10)
+    retries: int = Field(default=2, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _needs(self) -> "ActuatorSection":
+        if self.type == "http" and not self.url:
+            raise _KeyError(("url",), 'an http actuator needs url = "https://flags.example/api/flags"')
+        if self.type == "command" and not self.command:
+            raise _KeyError(("command",), 'a command actuator needs command = ["deploy.sh", "{flag}", "{percentage}"]')
+        if self.type == "file" and not self.file:
+            raise _KeyError(("file",), 'a file actuator needs file = "/etc/myapp/feature_flags.json"')
+        if self.type == "database" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", self.table):
+            raise _KeyError(("table",), f"{self.table!r} is not a table name (schema.table or table)")
+        for i, arg in enumerate(self.command):
+            try:
+                arg.format(flag="f", percentage=0, previous=0, key="k")
+            except (KeyError, IndexError, ValueError):
+                raise _KeyError(("command", i), f"{arg!r}: the only placeholders are {{flag}}, {{percentage}}, {{previous}}, {{key}}") from None
+        return self
+
+
 class BurnInSection(Section):
     start: AwareDatetime = datetime.fromisoformat("2025-11-11T16:00:00+00:00")
     days: int = Field(default=7, gt=0)
@@ -392,6 +421,7 @@ class Config(Section):
     alerts: AlertsSection = Field(default_factory=AlertsSection)
     auto_rollback: AutoRollbackSection = Field(default_factory=AutoRollbackSection)
     burn_in: BurnInSection = Field(default_factory=BurnInSection)
+    actuator: ActuatorSection = Field(default_factory=ActuatorSection)
 
     @model_validator(mode="after")
     def _cross(self) -> "Config":
