@@ -74,12 +74,14 @@ class GonogoApp(App):
         clock: Callable[[], datetime] = utcnow,
         demo: FaultInjector | None = None,
         embedded_name: str = "pg",
+        start_engine: bool = True,
     ):
         super().__init__()
         self.config = config
         self.clock = clock
         self.demo = demo
         self.embedded_name = embedded_name
+        self.start_engine = start_engine  # False: render a given snapshot only (snapshot tests)
         self.engine: Engine | None = None
         self.store: Store | None = None
         self.last_action = None  # the last ActionResult, for tests and the status line
@@ -88,7 +90,8 @@ class GonogoApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(DashboardScreen())
-        self.run_worker(self._run_engine(), name="engine", group="engine", exit_on_error=False)
+        if self.start_engine:
+            self.run_worker(self._run_engine(), name="engine", group="engine", exit_on_error=False)
 
     async def _run_engine(self) -> None:
         delay = 1.0

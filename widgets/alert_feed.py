@@ -8,6 +8,8 @@ from checks.models import Alert
 
 from .format import SEVERITY_STYLE
 
+SOURCE_TAG = {"rule": "rule", "alertmanager": "am", "events": "event", "rollout": "rollout"}
+
 
 class AlertFeed(DataTable):
     def __init__(self, **kw):
@@ -17,7 +19,6 @@ class AlertFeed(DataTable):
     def on_mount(self) -> None:
         self.add_column("Time", key="at")
         self.add_column("Sev", key="sev")
-        self.add_column("Source", key="src")
         self.add_column("Alert", key="name")
 
     def show(self, alerts: tuple[Alert, ...]) -> None:
@@ -28,7 +29,8 @@ class AlertFeed(DataTable):
         self.clear()
         for a in alerts:
             style = "dim" if a.acked else SEVERITY_STYLE.get(a.severity.lower(), "")
-            name = Text(a.name, style="bold" if not a.acked else "dim")
+            name = Text(f"{SOURCE_TAG.get(a.source, a.source)} ", style="dim")
+            name.append(a.name, style="bold" if not a.acked else "dim")
             if a.summary:
                 name.append(f"  {a.summary}", style="dim" if a.acked else "")
             if a.acked:
@@ -36,7 +38,6 @@ class AlertFeed(DataTable):
             self.add_row(
                 Text(a.at.astimezone().strftime("%H:%M:%S"), style="dim"),
                 Text(a.severity.upper() if a.severity.lower().startswith("p") else a.severity, style=style),
-                a.source,
                 name,
                 key=a.fingerprint or None,
             )

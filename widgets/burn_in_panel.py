@@ -31,7 +31,7 @@ class BurnInPanel(Static):
         if v is None:
             return Text("burn-in not loaded yet", style="dim")
         now = self._clock()
-        fmt = "%a %d %b %H:%M UTC"
+        fmt = "%a %H:%MZ"
         out = Text()
         if now < v.start:
             out.append("starts in  ", style="dim").append(countdown(v.start - now), style="bold")
@@ -39,10 +39,10 @@ class BurnInPanel(Static):
             out.append("ends in    ", style="dim").append(countdown(v.end - now), style="bold cyan")
         else:
             out.append("ended      ", style="dim").append(countdown(v.end - now), style="bold")
-        out.append(f"   ({v.end.strftime(fmt)})\n", style="dim")
+        out.append(f"  {v.end.strftime(fmt)}\n", style="dim")
         out.append("review in  ", style="dim").append(countdown(v.review - now), style="bold magenta")
-        out.append(f"   ({v.review.strftime(fmt)})\n", style="dim")
+        out.append(f"  {v.review.strftime(fmt)}\n", style="dim")
         style = "bold green" if v.clean_days >= v.days else "bold yellow" if v.clean_days else "bold red"
-        out.append("clean days ", style="dim").append(f"{v.clean_days}", style=style)
-        out.append(f" consecutive (GO needs {v.days})", style="dim")
+        out.append("clean days ", style="dim").append(f"{v.clean_days} of {v.days}", style=style)
+        out.append(" in a row needed for GO", style="dim")
         return out

@@ -52,11 +52,12 @@ def countdown(td: timedelta) -> str:
 
 
 def short_duration(seconds: float) -> str:
+    """`3h12m`, `4m05s`, `9s`: compact, for narrow panels."""
     secs = int(max(0, seconds))
     h, rem = divmod(secs, 3600)
     m, s = divmod(rem, 60)
     if h:
-        return f"{h} h {m:02d} m"
+        return f"{h}h{m:02d}m" if m else f"{h}h"
     if m:
-        return f"{m} m {s:02d} s"
-    return f"{s} s"
+        return f"{m}m{s:02d}s"
+    return f"{s}s"

@@ -44,7 +44,6 @@ class GateChart(PlotextPlot):
                 hi = max(max(ys), gate.bands.green.threshold, gate.bands.red.threshold)
                 pad = (hi - lo) * 0.1 or 1
                 plt.ylim(lo - pad, hi + pad)
-                plt.xlim(-(max(n, 2) - 1) * 0.25, 0)
         else:
             plt.title(f"{gate.name}: no history yet")
         self.refresh()

@@ -9,8 +9,9 @@ from checks.verdict import format_value
 
 from .format import BAND_STYLE, sparkline
 
-COLUMNS = (("gate", "Gate"), ("value", "Value"), ("band", "Band"), ("bands", "Green / red"),
-           ("target", "Target"), ("window", "Window"), ("trend", "Trend"), ("detail", "Detail"))
+# Ordered by what matters at 3 a.m.: the columns that fit in 120 columns come first.
+COLUMNS = (("gate", "Gate"), ("value", "Value"), ("band", "Band"), ("trend", "Trend"), ("bands", "Green/red"),
+           ("window", "Window"), ("detail", "Detail"))
 
 
 class GatesTable(DataTable):
@@ -47,10 +48,10 @@ class GatesTable(DataTable):
             band = Text("STALE", style="bold white on dark_orange3")
         else:
             band = Text(f"● {g.band.value.upper()}", style=style)
-        bands = f"{g.bands.green} / {g.bands.red}" if g.bands else ""
-        trend = Text(sparkline(hist), style=style if g.band is not Band.UNKNOWN else "dim")
-        return (Text(g.name, style="bold"), value, band, bands, g.target, g.window, trend,
-                Text(g.detail, style="dim"))
+        bands = f"{g.bands.green}/{g.bands.red}".replace(" ", "") if g.bands else ""
+        trend = Text(sparkline(hist, width=12), style=style if g.band is not Band.UNKNOWN else "dim")
+        window = g.window if g.target in ("", "all", "sql", "promql") else f"{g.window} {g.target}"
+        return (Text(g.name, style="bold"), value, band, trend, bands, window, Text(g.detail, style="dim"))
 
     @property
     def selected_gate(self) -> str | None:

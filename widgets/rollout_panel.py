@@ -23,11 +23,12 @@ def ladder(steps, current: int) -> Text:
         if i:
             out.append(" → ", style="dim")
         if s == current:
-            out.append(f"[{s}%]", style="bold black on cyan")
+            out.append(f"[{s}]", style="bold black on cyan")
         elif s < current:
-            out.append(f"{s}%", style="green")
+            out.append(f"{s}", style="green")
         else:
-            out.append(f"{s}%", style="dim")
+            out.append(f"{s}", style="dim")
+    out.append(" %", style="dim")
     return out
 
 
@@ -43,7 +44,7 @@ class RolloutPanel(Vertical):
     DEFAULT_CSS = """
     RolloutPanel { height: auto; }
     RolloutPanel > #ladder { height: auto; }
-    RolloutPanel > #state { height: 1; }
+    RolloutPanel > #state { height: auto; }
     RolloutPanel > ProgressBar { height: 1; }
     """
     view: reactive[RolloutView | None] = reactive(None)
@@ -71,13 +72,13 @@ class RolloutPanel(Vertical):
         if v is None:
             return
         left = soak_left(v, self._clock())
-        state = Text.assemble(("state ", "dim"), (v.state.replace("_", " "), STATE_STYLE.get(v.state, "")))
+        state = Text.assemble((v.state.replace("_", " "), STATE_STYLE.get(v.state, "")))
         if v.state in ("soaking", "held"):
-            state.append(f"   soak left {short_duration(left)} of {short_duration(v.soak_seconds)}")
+            state.append(f"  soak {short_duration(left)} left of {short_duration(v.soak_seconds)}")
             if v.state == "held":
-                state.append("  (clock paused)", style="yellow")
+                state.append("  paused", style="yellow")
         if v.updated_by:
-            state.append(f"   last change by {v.updated_by}", style="dim")
+            state.append(f"  by {v.updated_by}", style="dim")
         self.query_one("#state", Static).update(state)
         done = 0 if v.soak_seconds == 0 else 100 * (1 - left / v.soak_seconds)
         bar = self.query_one("#soak", ProgressBar)

@@ -1,59 +1,81 @@
-"""The verdict, large and coloured, and why; above it what is being watched."""
+"""The verdict, large and coloured, and why; beside it what is being watched."""
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from checks.models import Snapshot
 
-from .format import VERDICT_STYLE
 
-_W = len("ROLLBACK") + 6
-
-
-class VerdictBanner(Static):
+class VerdictBanner(Horizontal):
     DEFAULT_CSS = """
-    VerdictBanner { height: 3; padding: 0 1 0 0; }
+    VerdictBanner { height: 3; }
+    VerdictBanner > #verdict-word {
+        width: 14; height: 3; content-align: center middle; text-style: bold;
+        background: $panel; color: $text;
+    }
+    VerdictBanner > #verdict-word.GO { background: darkgreen; color: white; }
+    VerdictBanner > #verdict-word.HOLD { background: gold; color: black; }
+    VerdictBanner > #verdict-word.ROLLBACK { background: red; color: white; }
+    VerdictBanner > #verdict-text { width: 1fr; height: 3; padding: 0 1; }
     """
     snapshot: reactive[Snapshot | None] = reactive(None)
     starting: reactive[str] = reactive("connecting to the database…")
     read_only: reactive[bool] = reactive(False)
 
-    def render(self) -> Text:
+    def compose(self) -> ComposeResult:
+        yield Static("…", id="verdict-word")
+        yield Static("", id="verdict-text")
+
+    def watch_snapshot(self) -> None:
+        self._show()
+
+    def watch_starting(self) -> None:
+        self._show()
+
+    def watch_read_only(self) -> None:
+        self._show()
+
+    def render_text(self) -> Text:
+        """The banner as plain text (what a test or a screen reader reads)."""
+        word = str(self.query_one("#verdict-word", Static).render())
+        return Text(word + "\n") + self.query_one("#verdict-text", Static).render()
+
+    def _show(self) -> None:
+        if not self.is_mounted:
+            return
+        word = self.query_one("#verdict-word", Static)
+        text = self.query_one("#verdict-text", Static)
         s = self.snapshot
-        width = max(30, self.size.width - 1)
+        word.set_classes("")
         if s is None:
-            block = ("…".center(_W), "bold black on grey50")
-            lines = [
-                Text.assemble((" " * _W, "on grey50")),
-                Text.assemble(block, "  ", (self.starting, "italic")),
-                Text.assemble((" " * _W, "on grey50")),
-            ]
-            return Text("\n").join(lines)
-        word = s.verdict.value
-        style = VERDICT_STYLE[word]
-        info = []
+            word.update("…")
+            text.update(Text.assemble("\n", (self.starting, "italic")))
+            return
+        word.update(s.verdict.value)
+        word.set_classes(s.verdict.value)
+        info = Text()
         if s.rollout is not None:
-            info.append((f"{s.rollout.flag}", "bold"))
-            info.append((f" at {s.rollout.percentage} % · {s.rollout.state.replace('_', ' ')}", ""))
-        info.append(("  ·  leader" if s.leader else "  ·  follower", "dim"))
+            info.append(s.rollout.flag, style="bold")
+            info.append(f" at {s.rollout.percentage} % · {s.rollout.state.replace('_', ' ')}")
+        info.append("  ·  leader" if s.leader else "  ·  follower (another process probes)", style="dim")
         if self.read_only:
-            info.append(("  READ-ONLY ", "bold black on cyan"))
-        why = "all gates green: advance allowed" if not s.reasons else "  ·  ".join(s.reasons)
-        status: list = []
+            info.append("  ")
+            info.append(" READ-ONLY ", style="bold black on cyan")
+        why = Text("  ·  ".join(s.reasons), style="bold") if s.reasons else Text(
+            "all gates green: advance allowed", style="green")
+        status = Text()
         if not s.database.ok:
-            status.append((" DATABASE UNAVAILABLE: STALE ", "bold white on red"))
-            status.append((f" {s.database.reason} · showing last known values, retrying", "red"))
+            status.append(" DATABASE UNAVAILABLE: STALE ", style="bold white on red")
+            status.append(f" {s.database.reason} · last known values shown, retrying", style="red")
         else:
             bad = [src for src in s.sources if not src.ok]
             if bad:
-                status.append(("  ".join(f"{b.name}: {b.reason}" for b in bad), "yellow"))
-        lines = [
-            Text.assemble((" " * _W, style), "  ", *info),
-            Text.assemble((word.center(_W), style), "  ", (why, "bold" if s.reasons else "green")),
-            Text.assemble((" " * _W, style), "  ", *status),
-        ]
-        for line in lines:
-            line.truncate(width, overflow="ellipsis")
-        return Text("\n").join(lines)
+                status.append("  ".join(f"{b.name}: {b.reason}" for b in bad), style="yellow")
+        lines = Text("\n").join([info, why, status])
+        lines.no_wrap = True  # one line each, cut with an ellipsis: the banner never grows
+        lines.overflow = "ellipsis"
+        text.update(lines)

@@ -1,0 +1,87 @@
+"""Screen snapshots of the dashboard rendering a fixed Snapshot at a fixed clock and
+size (no engine, no I/O): a regression net for the layout. Update deliberately with
+`scripts/test tests/test_snapshots.py --snapshot-update` and look at the diff."""
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from checks.day1 import DAY1_BANDS
+from checks.models import (Alert, Band, BurnInView, GateReading, RolloutView, Snapshot, SourceHealth, Verdict)
+from console.app import make_app
+from console.config import parse_config
+
+NOW = datetime(2026, 11, 24, 3, 12, 5, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def fixed_snapshot(database_ok=True) -> Snapshot:
+    g = lambda name, value, band, unit, detail="", stale=False, window="5m": GateReading(  # noqa: E731
+        name=name, value=value, band=band, unit=unit, bands=DAY1_BANDS.get(name), window=window, target="all",
+        detail=detail, stale=stale, source="probe")
+    gates = (
+        g("error_rate", 1.8, Band.RED, "%", "18/1000 failed"),
+        g("p95_latency", 312.0, Band.YELLOW, "ms", "1000 probes"),
+        g("checks_passing", 80.0, Band.YELLOW, "%", "4/5 healthy", window="1m"),
+        g("uptime", 99.991, Band.YELLOW, "%", "100786/100795 ok", window="7d"),
+        g("test_pass_rate", 99.2, Band.GREEN, "%"),
+        g("critical_alerts", None, Band.UNKNOWN, "", "relation \"alerts\" does not exist"),
+    )
+    history = {"error_rate": tuple(0.02 * (i % 5) for i in range(40)) + (0.4, 1.1, 1.6, 1.8),
+               "p95_latency": tuple(120 + (i * 7) % 60 for i in range(40)) + (250, 290, 312)}
+    verdict, reasons = Verdict.ROLLBACK, ("error_rate red (1.80 %)",
+                                          "critical_alerts unknown (relation \"alerts\" does not exist)",
+                                          "p95_latency yellow (312 ms)")
+    if not database_ok:  # as the engine shows it: last values kept, every gate stale and unknown
+        gates = tuple(x.model_copy(update={"band": Band.UNKNOWN, "stale": True, "detail": "database unavailable"})
+                      for x in gates)
+        verdict, reasons = Verdict.HOLD, tuple(f"{x.name} unknown (stale)" for x in gates)
+    return Snapshot(
+        at=NOW, verdict=verdict,
+        reasons=reasons,
+        gates=gates,
+        rollout=RolloutView(flag="phase_4_deployment", steps=(0, 5, 10, 25, 50, 75, 100), percentage=25,
+                            state="soaking", version=7, stage_started_at=NOW - timedelta(hours=8, minutes=48),
+                            soak_seconds=12 * 3600, soak_elapsed_seconds=8 * 3600 + 48 * 60, as_of=NOW,
+                            updated_by="alice"),
+        alerts=(Alert(at=NOW - timedelta(minutes=2), source="rule", severity="critical", name="error_rate red",
+                      summary="1.80 % (green < 0.1)", fingerprint="a"),
+                Alert(at=NOW - timedelta(minutes=9), source="alertmanager", severity="warning", name="HighLatencyP95",
+                      summary="p95 over 300 ms for 5m", fingerprint="b"),
+                Alert(at=NOW - timedelta(hours=3), source="events", severity="info", name="canary at 25 %",
+                      fingerprint="c", acked=True)),
+        burn_in=BurnInView(start=NOW - timedelta(days=6, hours=11), end=NOW + timedelta(hours=13),
+                           review=NOW + timedelta(days=1, hours=6), clean_days=5, days=7),
+        database=SourceHealth(name="database", ok=database_ok, reason="" if database_ok else "cannot connect (server down or unreachable)"),
+        leader=True,
+        history=history,
+    )
+
+
+def _app(snapshot):
+    config = parse_config({"console": {"operator": "alice"}, "auto_rollback": {"enabled": False}})
+    app = make_app(config, clock=lambda: NOW, start_engine=False)
+
+    async def show(pilot):
+        app.snapshot = snapshot
+        await pilot.pause(0.2)
+
+    return app, show
+
+
+def test_dashboard_rollback_verdict(snap_compare):
+    app, show = _app(fixed_snapshot())
+    assert snap_compare(app, terminal_size=(120, 36), run_before=show)
+
+
+def test_dashboard_database_down_is_stale(snap_compare):
+    app, show = _app(fixed_snapshot(database_ok=False))
+    assert snap_compare(app, terminal_size=(160, 48), run_before=show)
