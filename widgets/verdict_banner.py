@@ -41,8 +41,9 @@ class VerdictBanner(Horizontal):
 
     def render_text(self) -> Text:
         """The banner as plain text (what a test or a screen reader reads)."""
-        word = str(self.query_one("#verdict-word", Static).render())
-        return Text(word + "\n") + self.query_one("#verdict-text", Static).render()
+        word = self.query_one("#verdict-word", Static).render()
+        text = self.query_one("#verdict-text", Static).render()
+        return Text(f"{getattr(word, 'plain', word)}\n{getattr(text, 'plain', text)}")
 
     def _show(self) -> None:
         if not self.is_mounted:
