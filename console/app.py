@@ -57,11 +57,11 @@ class GonogoApp(App):
         Binding("H", "history", "History", id="history"),
         Binding("k", "ack", "Ack alert", id="ack"),
         Binding("f5", "refresh", "Refresh now", id="refresh", show=False),
-        Binding("e", "demo_errors", "Demo: error spike", id="demo_errors"),
-        Binding("l", "demo_latency", "Demo: latency spike", id="demo_latency"),
-        Binding("o", "demo_outage", "Demo: outage", id="demo_outage"),
-        Binding("x", "demo_down", "Demo: all down", id="demo_down", show=False),
-        Binding("n", "demo_normal", "Demo: normal", id="demo_normal"),
+        Binding("e", "demo_errors", "errors", tooltip="Demo: inject an error spike", id="demo_errors"),
+        Binding("l", "demo_latency", "latency", tooltip="Demo: inject a latency spike", id="demo_latency"),
+        Binding("o", "demo_outage", "outage", tooltip="Demo: one component down", id="demo_outage"),
+        Binding("x", "demo_down", "all down", tooltip="Demo: every component down", id="demo_down", show=False),
+        Binding("n", "demo_normal", "normal", tooltip="Demo: back to normal", id="demo_normal"),
     ]
 
     snapshot: reactive[Snapshot | None] = reactive(None)
@@ -117,7 +117,10 @@ class GonogoApp(App):
         self.post_message(SnapshotUpdated(snap))
 
     def on_snapshot_updated(self, message: SnapshotUpdated) -> None:
+        before = self.snapshot
         self.snapshot = message.snapshot
+        if before is None or before.rollout != message.snapshot.rollout or before.database != message.snapshot.database:
+            self.refresh_bindings()  # Advance / Hold / Rollback become available (or not)
 
     def on_engine_status(self, message: EngineStatus) -> None:
         self.engine_status = message.text
@@ -262,7 +265,7 @@ class GonogoApp(App):
                 if b.action in DEMO_KEYS and self.demo is None:
                     continue
                 seen.add(b.id or b.action)
-                rows.append((b.key_display or b.key, b.description))
+                rows.append((b.key_display or b.key, b.tooltip or b.description))
         rows += [("R", "Retry applying the rollout after an actuator failure"), ("↑ / ↓", "Select a gate (its history is charted) or an alert"), ("tab", "Next panel"),
                  ("ctrl+p", "Command palette")]
         self.push_screen(HelpScreen(rows))
