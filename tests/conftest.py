@@ -58,6 +58,18 @@ def db_url(pg_server):
         conn.execute(f'drop database if exists "{name}"')
 
 
+@pytest.fixture
+async def store(db_url):
+    """A migrated Store on a fresh database."""
+    from console.store.db import Store
+
+    s = Store(db_url)
+    await s.open()
+    await s.migrate()
+    yield s
+    await s.close()
+
+
 class HealthState:
     """What the fake service answers, changed by the test while it runs."""
 

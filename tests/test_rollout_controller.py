@@ -22,15 +22,6 @@ from console.store.db import Store
 STEPS = [0, 5, 10, 25, 50, 75, 100]
 
 
-@pytest.fixture
-async def store(db_url):
-    s = Store(db_url)
-    await s.open()
-    await s.migrate()
-    yield s
-    await s.close()
-
-
 def controller(store, soak="0s", actuator=None):
     soak_td = timedelta(seconds=0) if soak == "0s" else timedelta(hours=12)
     return RolloutController(store, flag="f", steps=STEPS, soak_for=lambda pct: soak_td, actuator=actuator)

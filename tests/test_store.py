@@ -10,15 +10,6 @@ from console.store.db import Store, StoreUnavailable
 NOW = datetime.now(timezone.utc)
 
 
-@pytest.fixture
-async def store(db_url):
-    s = Store(db_url)
-    await s.open()
-    await s.migrate()
-    yield s
-    await s.close()
-
-
 def probes(target, n, *, every=timedelta(seconds=5), fail_every=0, latency=lambda i: 100.0, end=None):
     end = end or datetime.now(timezone.utc)
     return [

@@ -52,6 +52,8 @@ class RolloutPanel(Vertical):
     def __init__(self, clock, **kw):
         super().__init__(**kw)
         self._clock = clock
+        self._state_text: Text | None = None
+        self._ladder_key: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("rollout state not loaded yet", id="ladder")
@@ -64,7 +66,10 @@ class RolloutPanel(Vertical):
     def watch_view(self, view: RolloutView | None) -> None:
         if view is None:
             return
-        self.query_one("#ladder", Static).update(ladder(view.steps, view.percentage))
+        key = (view.steps, view.percentage)
+        if key != self._ladder_key:  # the view's clock fields change every second; the ladder rarely
+            self._ladder_key = key
+            self.query_one("#ladder", Static).update(ladder(view.steps, view.percentage))
         self._tick()
 
     def _tick(self) -> None:
@@ -79,8 +84,14 @@ class RolloutPanel(Vertical):
                 state.append("  paused", style="yellow")
         if v.updated_by:
             state.append(f"  by {v.updated_by}", style="dim")
-        self.query_one("#state", Static).update(state)
-        done = 0 if v.soak_seconds == 0 else 100 * (1 - left / v.soak_seconds)
+        # Updating a Static re-lays the screen out: only when the text changed.
+        if state != self._state_text:
+            self._state_text = state
+            self.query_one("#state", Static).update(state)
+        done = 0 if v.soak_seconds == 0 else round(100 * (1 - left / v.soak_seconds), 1)
         bar = self.query_one("#soak", ProgressBar)
-        bar.display = v.state in ("soaking", "held")
-        bar.update(progress=done)
+        shown = v.state in ("soaking", "held")
+        if bar.display != shown:
+            bar.display = shown
+        if bar.progress != done:
+            bar.update(progress=done)

@@ -51,13 +51,11 @@ class VerdictBanner(Horizontal):
         word = self.query_one("#verdict-word", Static)
         text = self.query_one("#verdict-text", Static)
         s = self.snapshot
-        word.set_classes("")
         if s is None:
-            word.update("…")
-            text.update(Text.assemble("\n", (self.starting, "italic")))
+            self._set(word, "…", "")
+            self._set(text, Text.assemble("\n", (self.starting, "italic")))
             return
-        word.update(s.verdict.value)
-        word.set_classes(s.verdict.value)
+        self._set(word, s.verdict.value, s.verdict.value)
         info = Text()
         if s.rollout is not None:
             info.append(s.rollout.flag, style="bold")
@@ -79,4 +77,14 @@ class VerdictBanner(Horizontal):
         lines = Text("\n").join([info, why, status])
         lines.no_wrap = True  # one line each, cut with an ellipsis: the banner never grows
         lines.overflow = "ellipsis"
-        text.update(lines)
+        self._set(text, lines)
+
+    @staticmethod
+    def _set(widget: Static, content, classes: str | None = None) -> None:
+        # A snapshot arrives every second; most carry the same banner. Updating a
+        # Static re-lays the screen out, so only do it when the content changed.
+        if getattr(widget, "_shown", None) != content:
+            widget._shown = content
+            widget.update(content)
+        if classes is not None and not widget.has_class(classes or "-none-"):
+            widget.set_classes(classes)
