@@ -7,16 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 
-def sustained_breach(
-    evaluations: Sequence[tuple[datetime, bool]],
-    *,
-    now: datetime,
-    sustain: timedelta,
-    consecutive: int,
-) -> bool:
-    """`evaluations` are (time, breached) pairs, oldest first. True when the newest
-    `consecutive` or more are all breached and the unbroken run of breaches began at
-    least `sustain` before `now`, with an evaluation at or before that point."""
+def breach_run(evaluations: Sequence[tuple[datetime, bool]]) -> tuple[datetime | None, int]:
+    """The unbroken run of breaches at the end of `evaluations` (oldest first):
+    when it began and how many evaluations it spans; (None, 0) when the last one
+    was not a breach."""
     run_start: datetime | None = None
     run_len = 0
     for at, breached in evaluations:
@@ -26,6 +20,19 @@ def sustained_breach(
             run_len += 1
         else:
             run_len, run_start = 0, None
-    if run_len < consecutive or run_start is None:
+    return run_start, run_len
+
+
+def sustained_breach(
+    evaluations: Sequence[tuple[datetime, bool]],
+    *,
+    now: datetime,
+    sustain: timedelta,
+    consecutive: int,
+) -> bool:
+    """True when the newest `consecutive` or more evaluations are all breaches and
+    the unbroken run began at least `sustain` before `now`."""
+    start, n = breach_run(evaluations)
+    if n < consecutive or start is None:
         return False
-    return now - run_start >= sustain
+    return now - start >= sustain

@@ -143,6 +143,23 @@ class SourceHealth(Frozen):
     since: datetime | None = None
 
 
+class BreachRun(Frozen):
+    """A gate watched by auto-rollback that is red now: for how long, over how many
+    recorded evaluations."""
+
+    gate: str
+    seconds: float
+    evaluations: int
+
+
+class AutoRollbackView(Frozen):
+    enabled: bool
+    gates: tuple[str, ...] = ()
+    sustain_seconds: float = 0.0
+    consecutive: int = 0
+    breaching: tuple[BreachRun, ...] = ()
+
+
 class Snapshot(Frozen):
     """Everything on screen at one moment."""
 
@@ -156,4 +173,5 @@ class Snapshot(Frozen):
     database: SourceHealth = Field(default_factory=lambda: SourceHealth(name="database", ok=True))
     sources: tuple[SourceHealth, ...] = ()
     leader: bool = False
+    auto_rollback: AutoRollbackView | None = None
     history: dict[str, tuple[float | None, ...]] = Field(default_factory=dict)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .models import Band, GateReading, Verdict
+from .bands import judge
+from .models import Band, Bands, GateReading, Verdict
 
 
 def verdict(bands: Iterable[Band]) -> Verdict:
@@ -26,21 +27,38 @@ def reasons(readings: Iterable[GateReading]) -> tuple[str, ...]:
             why = "stale" if r.stale else (r.detail or "no data")
             out.append(f"{r.name} unknown ({why})")
         else:
-            out.append(f"{r.name} {r.band.value} ({format_value(r.value, r.unit)})")
+            out.append(f"{r.name} {r.band.value} ({format_value(r.value, r.unit, r.bands)})")
     return tuple(out)
 
 
-def format_value(value: float | None, unit: str) -> str:
+def format_value(value: float | None, unit: str, bands: Bands | None = None) -> str:
+    """The value as an operator reads it. Given the bands, it carries enough digits
+    that the number shown is judged as the value is: 99.979 against `>= 99.98` is
+    never shown as "99.98"."""
     if value is None:
         return "—"
+    text = _format(value, unit, 0)
+    if bands is not None:
+        for extra in range(1, 5):
+            if judge(_shown_number(text), bands) is judge(value, bands):
+                break
+            text = _format(value, unit, extra)
+    return text
+
+
+def _format(value: float, unit: str, extra: int) -> str:
     if unit == "ms":
-        return f"{value:.0f} ms"
+        return f"{value:.{extra}f} ms"
     if unit == "%":
-        if value >= 100:
+        if value >= 100 and extra == 0 and value == 100:
             return "100 %"
-        return f"{value:.3f} %" if value < 1 else f"{value:.2f} %"
+        return f"{value:.{(3 if value < 1 else 2) + extra}f} %"
     if unit == "$":
-        return f"${value:.2f}"
-    if float(value).is_integer():
+        return f"${value:.{2 + extra}f}"
+    if float(value).is_integer() and extra == 0:
         return f"{value:.0f}{(' ' + unit) if unit else ''}"
-    return f"{value:.3g}{(' ' + unit) if unit else ''}"
+    return f"{value:.{3 + extra}g}{(' ' + unit) if unit else ''}"
+
+
+def _shown_number(text: str) -> float:
+    return float(text.replace("$", "").split()[0])

@@ -266,7 +266,8 @@ class GonogoApp(App):
                     continue
                 seen.add(b.id or b.action)
                 rows.append((b.key_display or b.key, b.tooltip or b.description))
-        rows += [("R", "Retry applying the rollout after an actuator failure"), ("↑ / ↓", "Select a gate (its history is charted) or an alert"), ("tab", "Next panel"),
+        rows += [("R", "Retry applying the rollout after an actuator failure"), ("↑ / ↓", "Select a gate (its history is charted) or an alert"),
+                 ("tab", "Move between the gates and the alerts"),
                  ("ctrl+p", "Command palette")]
         self.push_screen(HelpScreen(rows))
 

@@ -29,13 +29,16 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="config file (default: ./config.toml, then the XDG config dir)")
+    # SUPPRESS: a subcommand that is not given --config must not overwrite the global one.
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="config file (default: ./config.toml, then the XDG config dir)")
     p = _Parser(prog="gonogo", description="A terminal console for go/no-go decisions on progressive rollouts.",
                 parents=[common])
     p.add_argument("--version", action="version", version=f"gonogo {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     d = sub.add_parser("demo", parents=[common], help="embedded PostgreSQL + a simulated service + the console")
     d.add_argument("--port", type=int, default=None, help="port of the simulated service (default: the config's, or a free one)")
+    d.add_argument("--reset", action="store_true", help="forget the demo's history and seed a fresh burn-in week")
     sub.add_parser("tui", parents=[common], help="the console (the default command)")
     sub.add_parser("watch", parents=[common], help="the engine with no UI: probes, evaluation, alerts")
     c = sub.add_parser("check", parents=[common], help="one evaluation; exit 0 GO, 1 not GO, 2 bad usage/config, 3 data unavailable")
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _load(args, *, demo: bool) -> Config:
-    if args.config:
+    if getattr(args, "config", None):
         return load_config(args.config)
     try:
         return load_config(None)
@@ -121,9 +124,18 @@ def _load(args, *, demo: bool) -> Config:
     return parse_config(tomllib.loads(text), path="(built-in demo config)", text=text)
 
 
+def _log_to_file(config: Config) -> None:
+    """While the full-screen console runs, nothing may write to the terminal: log
+    to <data_dir>/gonogo.log instead, with secrets masked."""
+    from .logs import log_to_file
+
+    log_to_file(config.database.data_path / "gonogo.log")
+
+
 def _tui(config: Config, **kw) -> int:
     from .app import make_app
 
+    _log_to_file(config)
     app = make_app(config, **kw)
     app.run()
     return app.return_code or EXIT_OK
@@ -133,7 +145,7 @@ def _demo(config: Config, args) -> int:
     from .demo.run import DEMO_DB, prepare_demo
 
     print("gonogo demo: starting the embedded PostgreSQL and the simulated service…", file=sys.stderr)
-    demo_config, service = prepare_demo(config, port=args.port)
+    demo_config, service = prepare_demo(config, port=args.port, reset=args.reset)
     try:
         return _tui(demo_config, demo=service, embedded_name=DEMO_DB)
     finally:
@@ -231,7 +243,7 @@ async def _check(config: Config, *, as_json: bool) -> int:
         print(f"\n{'gate':<{w}}  {'value':>10}  {'band':<8} {'green / red':<18} detail")
         for g in snap.gates:
             bands = f"{g.bands.green} / {g.bands.red}" if g.bands else ""
-            print(f"{g.name:<{w}}  {format_value(g.value, g.unit):>10}  {g.band.value:<8} {bands:<18} {g.detail}")
+            print(f"{g.name:<{w}}  {format_value(g.value, g.unit, g.bands):>10}  {g.band.value:<8} {bands:<18} {g.detail}")
     return EXIT_OK if snap.verdict.value == "GO" else EXIT_NOT_GO
 
 

@@ -23,8 +23,17 @@ import httpx
 import psycopg
 
 from checks.bands import judge
-from checks.breach import sustained_breach
-from checks.models import Band, BurnInView, GateReading, ProbeResult, Snapshot, SourceHealth
+from checks.breach import breach_run, sustained_breach
+from checks.models import (
+    AutoRollbackView,
+    Band,
+    BreachRun,
+    BurnInView,
+    GateReading,
+    ProbeResult,
+    Snapshot,
+    SourceHealth,
+)
 from checks.verdict import format_value
 from checks.verdict import reasons as verdict_reasons
 from checks.verdict import verdict as decide
@@ -70,6 +79,7 @@ class EngineState:
     clean_days: int = 0
     clean_days_at: datetime | None = None
     last_recorded: datetime | None = None
+    auto_rollback: AutoRollbackView | None = None
 
 
 class Engine:
@@ -186,6 +196,8 @@ class Engine:
                 ):
                     self.state.last_recorded = now
                     self._remember(now, readings)
+                    if self.config.auto_rollback.enabled and rollout is not None:
+                        await self._auto_rollback(now, rollout, readings)
                 self._db_up(now)
             except StoreUnavailable as e:
                 db_ok = False
@@ -204,6 +216,7 @@ class Engine:
             database=self.state.database,
             sources=tuple(self.state.sources.values()),
             leader=self.leader,
+            auto_rollback=self.state.auto_rollback or self._auto_rollback_view(),
             history={name: tuple(v for _, v in pts) for name, pts in self.state.history.items()},
         )
         self.snapshot = snap
@@ -381,7 +394,7 @@ class Engine:
                     firing[f"rule:gate:{r.name}"] = (
                         "critical" if r.band is Band.RED else "warning",
                         f"{r.name} {r.band.value}",
-                        f"{format_value(r.value, r.unit)} (green {r.bands.green if r.bands else '?'})",
+                        f"{format_value(r.value, r.unit, r.bands)} (green {r.bands.green if r.bands else '?'})",
                     )
         targets = [t.name for t in self.config.targets]
         if targets:
@@ -417,40 +430,51 @@ class Engine:
 
     async def _auto_rollback(self, now: datetime, rollout, readings) -> None:
         """Roll back, without a human, only on a breach sustained over the whole
-        window and over `consecutive` evaluations in a row (checks.breach)."""
+        window and over `consecutive` evaluations in a row (checks.breach). Also
+        keeps the on-screen view of what auto-rollback is watching."""
         ar = self.config.auto_rollback
-        if rollout.state in ("idle", "rolled_back") or rollout.percentage == self.config.rollout.steps[0]:
-            return
         series = await self.store.gate_series(now - ar.sustain - 4 * self.record_every, ar.gates)
+        runs = []
+        firing = None
         for name in ar.gates:
             points = series.get(name, [])
             evaluations = [(at, band == Band.RED.value) for at, _, band in points]
-            if not sustained_breach(evaluations, now=now, sustain=ar.sustain, consecutive=ar.consecutive):
-                continue
-            gate = self.config.gate(name)
-            run = [v for _, v, band in points if band == Band.RED.value]
-            latest = next((r for r in readings if r.name == name), None)
-            reason = (
-                f"auto-rollback: {name} red ({gate.bands.red}) sustained for {format_duration(ar.sustain)}"
-                f" over {len(run)} evaluations; last {format_value(run[-1] if run else None, gate.display_unit)}"
-            )
-            result = await self.controller.act(
-                "rollback",
-                operator="gonogo auto-rollback",
-                reason=reason,
-                verdict=decide(r.band for r in readings),
-                verdict_why="; ".join(verdict_reasons(readings)),
-                gates={r.name: r.value for r in readings},
-                automatic=True,
-                expect_version=rollout.version,
-            )
-            log.warning("%s: %s", reason, result.message)
-            if latest is not None:
-                await self.store.raise_alert(
-                    f"rollout:auto_rollback:{self.config.rollout.flag}", "rollout", "critical",
-                    "auto-rollback", f"{result.message} ({reason})",
-                )
+            start, n = breach_run(evaluations)
+            if start is not None:
+                runs.append(BreachRun(gate=name, seconds=(now - start).total_seconds(), evaluations=n))
+            if firing is None and sustained_breach(evaluations, now=now, sustain=ar.sustain, consecutive=ar.consecutive):
+                firing = (name, [v for _, v, band in points[-n:]])
+        self.state.auto_rollback = self._auto_rollback_view(tuple(runs))
+        if firing is None or not self.leader:
             return
+        if rollout.state in ("idle", "rolled_back") or rollout.percentage == self.config.rollout.steps[0]:
+            return
+        name, run = firing
+        gate = self.config.gate(name)
+        reason = (
+            f"auto-rollback: {name} red ({gate.bands.red}) sustained for {format_duration(ar.sustain)}"
+            f" over {len(run)} evaluations; last {format_value(run[-1] if run else None, gate.display_unit, gate.bands)}"
+        )
+        result = await self.controller.act(
+            "rollback",
+            operator="gonogo auto-rollback",
+            reason=reason,
+            verdict=decide(r.band for r in readings),
+            verdict_why="; ".join(verdict_reasons(readings)),
+            gates={r.name: r.value for r in readings},
+            automatic=True,
+            expect_version=rollout.version,
+        )
+        log.warning("%s: %s", reason, result.message)
+        await self.store.raise_alert(
+            f"rollout:auto_rollback:{self.config.rollout.flag}", "rollout", "critical",
+            "auto-rollback", f"{result.message} ({reason})",
+        )
+
+    def _auto_rollback_view(self, runs: tuple = ()) -> AutoRollbackView:
+        ar = self.config.auto_rollback
+        return AutoRollbackView(enabled=ar.enabled, gates=tuple(ar.gates), sustain_seconds=ar.sustain.total_seconds(),
+                                consecutive=ar.consecutive, breaching=runs)
 
     async def _listen_loop(self) -> None:
         """LISTEN for rollout changes made anywhere (another console, the CLI, the

@@ -23,7 +23,7 @@ def render_report(config, snap: Snapshot, history: list[dict]) -> str:
     lines += ["", "## Gates", "", "| gate | value | band | green | red | window | detail |", "|---|---|---|---|---|---|---|"]
     for g in snap.gates:
         green, red = (str(g.bands.green), str(g.bands.red)) if g.bands else ("", "")
-        lines.append(f"| {g.name} | {format_value(g.value, g.unit)} | {MARK[g.band]} {g.band.value}"
+        lines.append(f"| {g.name} | {format_value(g.value, g.unit, g.bands)} | {MARK[g.band]} {g.band.value}"
                      f"{' (stale)' if g.stale else ''} | {green} | {red} | {g.window} | {g.detail} |")
     if bi is not None:
         lines += ["", "## Burn-in", "",

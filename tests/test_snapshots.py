@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from checks.day1 import DAY1_BANDS
-from checks.models import (Alert, Band, BurnInView, GateReading, RolloutView, Snapshot, SourceHealth, Verdict)
+from checks.models import (Alert, AutoRollbackView, Band, BreachRun, BurnInView, GateReading, RolloutView, Snapshot, SourceHealth, Verdict)
 from console.app import make_app
 from console.config import parse_config
 
@@ -62,6 +62,8 @@ def fixed_snapshot(database_ok=True) -> Snapshot:
                            review=NOW + timedelta(days=1, hours=6), clean_days=5, days=7),
         database=SourceHealth(name="database", ok=database_ok, reason="" if database_ok else "cannot connect (server down or unreachable)"),
         leader=True,
+        auto_rollback=AutoRollbackView(enabled=True, gates=("error_rate", "p95_latency"), sustain_seconds=300,
+                                       consecutive=3, breaching=(BreachRun(gate="error_rate", seconds=192, evaluations=13),)),
         history=history,
     )
 

@@ -44,7 +44,7 @@ async def test_probe_gates_over_raw_rows(store):
     assert p95.value == pytest.approx(57.05)  # percentile_cont over 1..60
     cp = await store.probe_aggregate("checks_passing", timedelta(minutes=1), ["api", "old"])
     assert cp.value == 0.0  # api's latest probe (i=0) failed; "old" has none in the window
-    assert cp.detail == "0/2 healthy"
+    assert cp.detail == "0/2 healthy; down: api, old"
 
 
 async def test_long_windows_come_from_rollups_and_agree_with_raw(store, db_url):

@@ -63,3 +63,25 @@ def test_breach_needs_both_count_and_duration():
 def test_a_recovery_resets_the_run():
     ev = series(True, True, True, True, False, True, True, True)
     assert not sustained_breach(ev, now=T0 + timedelta(minutes=8), sustain=timedelta(minutes=5), consecutive=3)
+
+
+@pytest.mark.parametrize("value,unit,gate,shown", [
+    (99.979, "%", "uptime_burn_in", "99.979 %"),  # not "99.98 %", which would read green
+    (99.9851, "%", "uptime_burn_in", "99.99 %"),
+    (100.0, "%", "uptime", "100 %"),
+    (99.9999, "%", "uptime", "99.9999 %"),  # not "100 %": it is yellow
+    (0.0999, "%", "error_rate", "0.0999 %"),  # not "0.100 %": it is green
+    (199.6, "ms", "p95_latency", "199.6 ms"),  # not "200 ms": it is green
+    (500.4, "ms", "p95_latency", "500.4 ms"),  # not "500 ms": it is red
+    (312.2, "ms", "p95_latency", "312 ms"),
+])
+def test_shown_value_agrees_with_its_band(value, unit, gate, shown):
+    from checks.bands import judge
+    from checks.day1 import DAY1_BANDS
+    from checks.models import Bands, Condition
+    from checks.verdict import format_value
+
+    bands = DAY1_BANDS.get(gate) or Bands(green=Condition.parse(">= 99.98"), red=Condition.parse("< 99.9"))
+    text = format_value(value, unit, bands)
+    assert text == shown
+    assert judge(float(text.split()[0]), bands) is judge(value, bands)

@@ -16,6 +16,10 @@ class AlertFeed(DataTable):
         super().__init__(cursor_type="row", **kw)
         self._shown: tuple[Alert, ...] | None = None
 
+    def loading(self) -> None:
+        if self._shown is None and self.row_count == 0:
+            self.add_row("", "", Text("loading…", style="dim italic"), key="-none-")
+
     def on_mount(self) -> None:
         self.add_column("Time", key="at")
         self.add_column("Sev", key="sev")
@@ -29,20 +33,25 @@ class AlertFeed(DataTable):
         self.clear()
         for a in alerts:
             style = "dim" if a.acked else SEVERITY_STYLE.get(a.severity.lower(), "")
-            name = Text(f"{SOURCE_TAG.get(a.source, a.source)} ", style="dim")
+            # The state goes first, where a narrow panel still shows it.
+            name = Text()
+            if a.acked:
+                name.append("✓ ", style="green")
+            name.append(f"{SOURCE_TAG.get(a.source, a.source)} ", style="dim")
             name.append(a.name, style="bold" if not a.acked else "dim")
             if a.summary:
                 name.append(f"  {a.summary}", style="dim" if a.acked else "")
-            if a.acked:
-                name.append("  (ack)", style="dim italic")
+            sev = a.severity.upper() if a.severity.lower().startswith("p") else a.severity
             self.add_row(
                 Text(a.at.astimezone().strftime("%H:%M:%S"), style="dim"),
-                Text(a.severity.upper() if a.severity.lower().startswith("p") else a.severity, style=style),
+                Text(sev, style=style),
                 name,
                 key=a.fingerprint or None,
             )
         if alerts:
             self.move_cursor(row=min(max(keep, 0), len(alerts) - 1))
+        else:
+            self.add_row("", "", Text("no alerts", style="dim italic"), key="-none-")
 
     @property
     def selected(self) -> Alert | None:

@@ -44,5 +44,5 @@ class BurnInPanel(Static):
         out.append(f"  {v.review.strftime(fmt)}\n", style="dim")
         style = "bold green" if v.clean_days >= v.days else "bold yellow" if v.clean_days else "bold red"
         out.append("clean days ", style="dim").append(f"{v.clean_days} of {v.days}", style=style)
-        out.append(" in a row needed for GO", style="dim")
+        out.append(" in a row (GO needs all)", style="dim")
         return out

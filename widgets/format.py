@@ -20,13 +20,20 @@ SEVERITY_STYLE = {
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(values, width: int = 16) -> str:
-    """The last `width` values as block characters; a missing value is a space."""
+def sparkline(values, width: int = 16, bands=None) -> str:
+    """The last `width` values as block characters; a missing value is a space.
+    Scaled to span the gate's green and red thresholds as well as the values, so a
+    change of 0.0001 % does not draw a cliff."""
     pts = list(values)[-width:]
     nums = [v for v in pts if v is not None]
     if not nums:
         return ""
     lo, hi = min(nums), max(nums)
+    if bands is not None:
+        lo = min(lo, bands.green.threshold, bands.red.threshold)
+        hi = max(hi, bands.green.threshold, bands.red.threshold)
+        if bands.green.lower_is_better:
+            lo = min(lo, 0.0)
     span = hi - lo
     out = []
     for v in pts:

@@ -37,19 +37,19 @@ class GatesTable(DataTable):
             else:
                 for (key, _), new, prev in zip(COLUMNS, cells, old):
                     if new != prev:
-                        self.update_cell(g.name, key, new)
+                        self.update_cell(g.name, key, new, update_width=True)
             self._rows[g.name] = cells
 
     @staticmethod
     def _cells(g: GateReading, hist) -> tuple:
         style = BAND_STYLE[g.band]
-        value = Text(format_value(g.value, g.unit), style="dim strike" if g.stale else "")
+        value = Text(format_value(g.value, g.unit, g.bands), style="dim strike" if g.stale else "")
         if g.stale:
             band = Text("STALE", style="bold white on dark_orange3")
         else:
             band = Text(f"● {g.band.value.upper()}", style=style)
         bands = f"{g.bands.green}/{g.bands.red}".replace(" ", "") if g.bands else ""
-        trend = Text(sparkline(hist, width=12), style=style if g.band is not Band.UNKNOWN else "dim")
+        trend = Text(sparkline(hist, width=12, bands=g.bands), style=style if g.band is not Band.UNKNOWN else "dim")
         window = g.window if g.target in ("", "all", "sql", "promql") else f"{g.window} {g.target}"
         return (Text(g.name, style="bold"), value, band, trend, bands, window, Text(g.detail, style="dim"))
 

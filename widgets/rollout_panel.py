@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 
-from checks.models import RolloutView
+from checks.models import AutoRollbackView, RolloutView
 
 from .format import short_duration
 
@@ -32,6 +32,23 @@ def ladder(steps, current: int) -> Text:
     return out
 
 
+def auto_rollback_line(a: AutoRollbackView | None) -> Text:
+    """`auto-rollback armed: error_rate, p95_latency red 5m × 3`, or while a watched
+    gate is red, how far it is from firing."""
+    if a is None:
+        return Text("")
+    if not a.enabled:
+        return Text("auto-rollback off", style="dim")
+    if not a.breaching:
+        return Text.assemble(("auto-rollback armed: ", "dim"),
+                             f"{', '.join(a.gates)} red {short_duration(a.sustain_seconds)} × {a.consecutive}")
+    out = Text("auto-rollback: ", style="bold red")
+    parts = [f"{b.gate} red {short_duration(b.seconds)} of {short_duration(a.sustain_seconds)},"
+             f" {b.evaluations} evals (min {a.consecutive})" for b in a.breaching]
+    out.append("; ".join(parts), style="bold red")
+    return out
+
+
 def soak_left(view: RolloutView, now: datetime) -> float:
     """Seconds of soak left at `now`; the clock runs only while soaking."""
     elapsed = view.soak_elapsed_seconds
@@ -46,8 +63,10 @@ class RolloutPanel(Vertical):
     RolloutPanel > #ladder { height: auto; }
     RolloutPanel > #state { height: auto; }
     RolloutPanel > ProgressBar { height: 1; }
+    RolloutPanel > #auto { height: auto; }
     """
     view: reactive[RolloutView | None] = reactive(None)
+    auto: reactive[AutoRollbackView | None] = reactive(None)
 
     def __init__(self, clock, **kw):
         super().__init__(**kw)
@@ -59,6 +78,7 @@ class RolloutPanel(Vertical):
         yield Static("rollout state not loaded yet", id="ladder")
         yield Static("", id="state")
         yield ProgressBar(total=100, show_eta=False, id="soak")
+        yield Static("", id="auto")
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
@@ -72,6 +92,9 @@ class RolloutPanel(Vertical):
             self.query_one("#ladder", Static).update(ladder(view.steps, view.percentage))
         self._tick()
 
+    def watch_auto(self, auto: AutoRollbackView | None) -> None:
+        self.query_one("#auto", Static).update(auto_rollback_line(auto))
+
     def _tick(self) -> None:
         v = self.view
         if v is None:
@@ -82,8 +105,6 @@ class RolloutPanel(Vertical):
             state.append(f"  soak {short_duration(left)} left of {short_duration(v.soak_seconds)}")
             if v.state == "held":
                 state.append("  paused", style="yellow")
-        if v.updated_by:
-            state.append(f"  by {v.updated_by}", style="dim")
         # Updating a Static re-lays the screen out: only when the text changed.
         if state != self._state_text:
             self._state_text = state

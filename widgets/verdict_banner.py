@@ -20,7 +20,7 @@ class VerdictBanner(Horizontal):
     VerdictBanner > #verdict-word.GO { background: darkgreen; color: white; }
     VerdictBanner > #verdict-word.HOLD { background: gold; color: black; }
     VerdictBanner > #verdict-word.ROLLBACK { background: red; color: white; }
-    VerdictBanner > #verdict-text { width: 1fr; height: 3; padding: 0 1; }
+    VerdictBanner > #verdict-text { width: 1fr; height: 3; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
     snapshot: reactive[Snapshot | None] = reactive(None)
     starting: reactive[str] = reactive("connecting to the database…")
@@ -61,6 +61,7 @@ class VerdictBanner(Horizontal):
             info.append(s.rollout.flag, style="bold")
             info.append(f" at {s.rollout.percentage} % · {s.rollout.state.replace('_', ' ')}")
         info.append("  ·  leader" if s.leader else "  ·  follower (another process probes)", style="dim")
+        info.append(f"  ·  evaluated {s.at.astimezone():%H:%M:%S}", style="dim")
         if self.read_only:
             info.append("  ")
             info.append(" READ-ONLY ", style="bold black on cyan")

@@ -28,7 +28,7 @@ def _with_port(url: str, port: int) -> str:
     return urlunsplit((p.scheme, f"127.0.0.1:{port}", p.path, p.query, p.fragment))
 
 
-def prepare_demo(config: Config, *, port: int | None = None) -> tuple[Config, SimulatedService]:
+def prepare_demo(config: Config, *, port: int | None = None, reset: bool = False) -> tuple[Config, SimulatedService]:
     """Start the simulated service and the demo database, seed the week, and return
     the config pointed at both (targets on the service's port, the burn-in dates
     moved so that the window ends in a few hours)."""
@@ -52,7 +52,7 @@ def prepare_demo(config: Config, *, port: int | None = None) -> tuple[Config, Si
                 await store.close()
 
         asyncio.run(_migrate())
-        start = seed(url, components, config.rollout.flag, config.rollout.steps)
+        start = seed(url, components, config.rollout.flag, config.rollout.steps, reset=reset)
     except Exception:
         service.stop()
         raise

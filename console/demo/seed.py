@@ -25,20 +25,22 @@ def burn_in_start(now: datetime) -> datetime:
     return (now - timedelta(days=6, hours=18)).replace(minute=0, second=0, microsecond=0)
 
 
-def seed(url: str, targets: list[str], flag: str, steps: list[int], *, now: datetime | None = None) -> datetime:
+def seed(url: str, targets: list[str], flag: str, steps: list[int], *, now: datetime | None = None,
+         reset: bool = False) -> datetime:
     """Seed (or keep) the demo history; returns the burn-in start to show."""
     now = now or datetime.now(timezone.utc)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(DEMO_SCHEMA)
         row = conn.execute("select value from demo.meta where key = 'burn_in_start'").fetchone()
         last = conn.execute("select max(at) from gonogo.probe_results").fetchone()[0]
-        if row and last and now - last < FRESH_FOR:
+        if row and last and now - last < FRESH_FOR and not reset:
             return datetime.fromisoformat(row[0])
         start = burn_in_start(now)
         with conn.transaction():
             conn.execute(
                 "truncate gonogo.probe_results, gonogo.probe_minute, gonogo.probe_hour, gonogo.gate_evaluations,"
-                " gonogo.alerts, demo.test_runs, demo.incidents, demo.costs, demo.events"
+                " gonogo.alerts, gonogo.rollout_events, gonogo.feature_flags,"
+                " demo.test_runs, demo.incidents, demo.costs, demo.events"
             )
             conn.execute("select setseed(0.42)")
             # One probe a minute per target for the week; the live probes take over from now.

@@ -18,9 +18,7 @@ from widgets.verdict_banner import VerdictBanner
 
 class DashboardScreen(Screen):
     CSS_PATH = "dashboard.tcss"
-    BINDINGS = [
-        Binding("tab", "focus_next", "Next panel", show=False, id="focus_next"),
-    ]
+    BINDINGS: list[Binding] = []  # tab / shift+tab (the App's) move between the gates and the alerts
 
     def compose(self) -> ComposeResult:
         yield VerdictBanner(id="banner")
@@ -39,7 +37,8 @@ class DashboardScreen(Screen):
         self.query_one("#chart").border_title = "History"
         self.query_one("#rollout").border_title = "Rollout"
         self.query_one("#burn-in").border_title = "Burn-in"
-        self.query_one("#alerts").border_title = "Alerts (newest first)"
+        self.query_one("#alerts").border_title = "Alerts (open first, newest first)"
+        self.query_one(AlertFeed).loading()
         self.query_one(VerdictBanner).read_only = self.app.config.console.read_only
         self.watch(self.app, "snapshot", self.show, init=True)
         self.watch(self.app, "engine_status", self._starting, init=True)
@@ -57,6 +56,7 @@ class DashboardScreen(Screen):
             self._show_chart(snap)
             rollout = self.query_one(RolloutPanel)
             rollout.view = snap.rollout
+            rollout.auto = snap.auto_rollback
             self.query_one(BurnInPanel).view = snap.burn_in
             self.query_one(AlertFeed).show(snap.alerts)
             stale = "" if snap.database.ok else " STALE "

@@ -134,15 +134,18 @@ class Store:
         async with self.connection() as conn:
             if metric == "checks_passing":
                 cur = await conn.execute(
-                    "select count(*) filter (where ok), count(*), max(at) from ("
+                    "select count(*) filter (where ok), count(*), max(at),"
+                    " coalesce(array_agg(target order by target) filter (where ok), '{}') from ("
                     " select distinct on (target) target, ok, at from gonogo.probe_results"
                     " where target = any(%s) and at > now() - %s order by target, at desc) latest",
                     (list(targets), window),
                 )
-                passing, seen, last_at = await cur.fetchone()
+                passing, seen, last_at, healthy = await cur.fetchone()
                 if not seen:
                     return ProbeAggregate(None, "no probes in window", None)
-                return ProbeAggregate(100.0 * passing / len(targets), f"{passing}/{len(targets)} healthy", last_at)
+                down = [t for t in targets if t not in healthy]
+                detail = f"{passing}/{len(targets)} healthy" + (f"; down: {', '.join(down)}" if down else "")
+                return ProbeAggregate(100.0 * passing / len(targets), detail, last_at)
             last_at = await self._last_probe_at(conn, targets)
             if metric == "p95_latency":
                 cur = await conn.execute(
@@ -313,6 +316,7 @@ class Store:
                 "insert into gonogo.alerts (fingerprint, source, severity, name, summary, first_at, last_at)"
                 " values (%s, %s, %s, %s, %s, coalesce(%s, now()), coalesce(%s, now()))"
                 " on conflict (fingerprint) do update set severity = excluded.severity, summary = excluded.summary,"
+                "  name = excluded.name,"
                 "  last_at = case when gonogo.alerts.resolved_at is null then gonogo.alerts.last_at else excluded.last_at end,"
                 "  first_at = case when gonogo.alerts.resolved_at is null then gonogo.alerts.first_at else excluded.first_at end,"
                 "  acked_at = case when gonogo.alerts.resolved_at is null then gonogo.alerts.acked_at end,"
