@@ -163,18 +163,28 @@ class Engine:
         return await self.evaluate()
 
     async def evaluate(self) -> Snapshot:
+        try:
+            async with self.store.session():
+                return await self._evaluate()
+        except StoreUnavailable as e:
+            # No connection at all: say why at once, with the last values, stale.
+            self._db_down(str(e), self.clock())
+            return await self._evaluate(db_ok=False)
+
+    async def _evaluate(self, db_ok: bool = True) -> Snapshot:
         now = self.clock()
-        await self._flush_probes()
+        if db_ok:
+            await self._flush_probes()
         readings = []
-        db_ok = True
         for gate in self.config.gates:
-            try:
-                reading = await self._read_gate(gate, now)
-            except StoreUnavailable as e:
-                db_ok = False
-                self._db_down(str(e), now)
-                reading = self._stale_copy(gate, now)
-            readings.append(reading)
+            reading = None
+            if db_ok or gate.source == "promql":  # a PromQL gate does not need the database
+                try:
+                    reading = await self._read_gate(gate, now)
+                except StoreUnavailable as e:
+                    db_ok = False  # the rest would only wait for the same timeout
+                    self._db_down(str(e), now)
+            readings.append(reading or self._stale_copy(gate, now))
         rollout = alerts = None
         if db_ok:
             try:

@@ -3,6 +3,8 @@ rows are never fetched into Python to be counted."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,6 +72,9 @@ class Store:
             },
         )
         self._leader_conn: psycopg.AsyncConnection | None = None
+        self._pinned: contextvars.ContextVar[psycopg.AsyncConnection | None] = contextvars.ContextVar(
+            f"gonogo_pinned_{id(self)}", default=None
+        )
 
     async def open(self) -> None:
         await self._pool.open(wait=False)
@@ -84,7 +89,21 @@ class Store:
         await self._pool.close()
 
     def connection(self):
-        return _Conn(self._pool)
+        return _Conn(self._pool, self._pinned)
+
+    @contextlib.asynccontextmanager
+    async def session(self):
+        """Run every query inside on one pooled connection (one checkout for a whole
+        evaluation instead of one per query)."""
+        if self._pinned.get() is not None:
+            yield
+            return
+        async with self.connection() as conn:
+            token = self._pinned.set(conn)
+            try:
+                yield
+            finally:
+                self._pinned.reset(token)
 
     # -- schema ---------------------------------------------------------------
 
@@ -407,11 +426,15 @@ class _Conn:
     """`async with store.connection() as conn`, with every database fault turned into
     StoreUnavailable carrying a masked, one-line reason."""
 
-    def __init__(self, pool: AsyncConnectionPool):
+    def __init__(self, pool: AsyncConnectionPool, pinned: contextvars.ContextVar):
         self._pool = pool
+        self._pinned = pinned
         self._cm = None
 
     async def __aenter__(self) -> psycopg.AsyncConnection:
+        conn = self._pinned.get()
+        if conn is not None:
+            return conn
         self._cm = self._pool.connection()
         try:
             return await self._cm.__aenter__()
@@ -419,6 +442,10 @@ class _Conn:
             raise StoreUnavailable(describe_db_error(e)) from e
 
     async def __aexit__(self, et, ev, tb):
+        if self._cm is None:  # a pinned connection: the session returns it
+            if is_connection_fault(ev):
+                raise StoreUnavailable(describe_db_error(ev)) from ev
+            return False
         try:
             await self._cm.__aexit__(et, ev, tb)
         except Exception as e:
