@@ -168,3 +168,30 @@ def test_rollout_commands_exit_codes_expect_and_status_history(tmp_path, db_url,
     for heading in ("# Go/no-go report: phase_4_deployment", "## Verdict:", "## Gates", "## Burn-in", "## Decisions"):
         assert heading in report
     assert "board approved" in report and "OVERRIDE" in report
+
+
+def test_watch_runs_the_engine_without_ui_and_stops_cleanly_on_sigterm(tmp_path, db_url, health_server):
+    import signal
+    import time
+
+    import psycopg
+
+    base, state = health_server
+    cfg = write_config(tmp_path, db_url, base)
+    p = subprocess.Popen([sys.executable, "-m", "console", "watch", "--config", str(cfg)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = p.stdout.readline()
+        assert " GO " in first and "(leader)" in first and "all gates green" in first
+        state.status = 503
+        deadline = time.monotonic() + 20
+        line = ""
+        while time.monotonic() < deadline and "ROLLBACK" not in line and "HOLD" not in line:
+            line = p.stdout.readline()
+        assert "checks_passing red" in line or "error_rate" in line
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=20)
+    assert p.returncode == 0 and "Traceback" not in err
+    with psycopg.connect(db_url) as c:
+        assert c.execute("select count(*) from gonogo.probe_results").fetchone()[0] >= 2
