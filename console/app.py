@@ -119,8 +119,10 @@ class GonogoApp(App):
     def on_snapshot_updated(self, message: SnapshotUpdated) -> None:
         before = self.snapshot
         self.snapshot = message.snapshot
-        if before is None or before.rollout != message.snapshot.rollout or before.database != message.snapshot.database:
-            self.refresh_bindings()  # Advance / Hold / Rollback become available (or not)
+        # Advance / Hold / Rollback become available (or not). Refreshing the bindings
+        # recomposes the footer: only when what they depend on changed, not every second.
+        if _actionable(before) != _actionable(message.snapshot):
+            self.refresh_bindings()
 
     def on_engine_status(self, message: EngineStatus) -> None:
         self.engine_status = message.text
@@ -336,6 +338,12 @@ class GonogoApp(App):
             for action, kind in DEMO_KEYS.items():
                 yield SystemCommand(f"Demo: {kind or 'normal'}", "Inject a fault into the simulated service",
                                     getattr(self, f"action_{action}"))
+
+
+def _actionable(snap: Snapshot | None) -> tuple:
+    if snap is None:
+        return (False,)
+    return (snap.rollout is not None, snap.database.ok, snap.rollout.state if snap.rollout else None)
 
 
 def make_app(config: Config, **kw) -> GonogoApp:

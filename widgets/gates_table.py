@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from checks.models import Band, GateReading
 from checks.verdict import format_value
@@ -37,7 +38,9 @@ class GatesTable(DataTable):
             else:
                 for (key, _), new, prev in zip(COLUMNS, cells, old):
                     if new != prev:
-                        self.update_cell(g.name, key, new, update_width=True)
+                        # Widening a column re-lays the table out: only when the text no longer fits.
+                        wider = _width(new) > self.columns[ColumnKey(key)].content_width
+                        self.update_cell(g.name, key, new, update_width=wider)
             self._rows[g.name] = cells
 
     @staticmethod
@@ -61,3 +64,7 @@ class GatesTable(DataTable):
             return self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
         except Exception:
             return None
+
+
+def _width(cell) -> int:
+    return cell.cell_len if isinstance(cell, Text) else len(str(cell))

@@ -82,10 +82,10 @@ class VerdictBanner(Horizontal):
 
     @staticmethod
     def _set(widget: Static, content, classes: str | None = None) -> None:
-        # A snapshot arrives every second; most carry the same banner. Updating a
-        # Static re-lays the screen out, so only do it when the content changed.
+        # A snapshot arrives every second. The banner's size is fixed, so an update
+        # needs no layout pass, and an unchanged one is skipped.
         if getattr(widget, "_shown", None) != content:
             widget._shown = content
-            widget.update(content)
+            widget.update(content, layout=False)
         if classes is not None and not widget.has_class(classes or "-none-"):
             widget.set_classes(classes)
