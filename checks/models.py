@@ -124,6 +124,8 @@ class RolloutView(Frozen):
     soak_elapsed_seconds: float = 0.0  # soak already done, as of `as_of`
     as_of: datetime | None = None  # when soak_elapsed_seconds was measured
     updated_by: str = ""
+    actuation: Literal["ok", "pending", "failed"] = "ok"  # did the change reach the system?
+    actuation_error: str = ""
 
 
 class BurnInView(Frozen):

@@ -261,10 +261,13 @@ async def _status(config: Config, *, as_json: bool) -> int:
             "flag": view.flag, "percentage": view.percentage, "state": view.state, "version": view.version,
             "stage_started_at": view.stage_started_at.isoformat() if view.stage_started_at else None,
             "soak_seconds": view.soak_seconds, "soak_elapsed_seconds": view.soak_elapsed_seconds,
+            "actuation": view.actuation, "actuation_error": view.actuation_error,
             "history": history,
         }, indent=2))
     else:
         print(f"{view.flag}: {view.percentage} % ({view.state}), version {view.version}")
+        if view.actuation != "ok":
+            print(f"  NOT APPLIED to the system ({view.actuation}): {view.actuation_error}")
         for h in history:
             print(f"  {h['at']}  {h['operator']:<12} {h['action']:<9} {h['from']:>3} → {h['to']:<3} {h['reason']}")
     return EXIT_OK

@@ -163,3 +163,29 @@ async def test_read_only_console_cannot_act(db_url, health_server):
         await pilot.press("a", "r", "h")
         assert not isinstance(app.screen, ActionDialog)
         assert state(db_url) == (0, "idle", 1)
+
+
+async def test_actuator_failure_is_shown_not_pretended_and_R_retries(db_url, health_server, tmp_path):
+    import json
+
+    from widgets.rollout_panel import RolloutPanel
+
+    base, _ = health_server
+    flags = tmp_path / "feature_flags.json"
+    flags.write_text("{ this is not json")  # the actuator must refuse to overwrite it
+    app = make_app(make_config(db_url, base, actuator={"type": "file", "file": str(flags)}))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot, app)
+        await pilot.press("a", *keys("start"), "enter")
+        panel_text = lambda: str(app.screen.query_one(RolloutPanel).query_one("#state").render())  # noqa: E731
+        await wait_for(pilot, lambda: "NOT APPLIED" in panel_text(), what="failure on screen")
+        assert "not overwriting" in panel_text()
+        assert app.last_action.actuation == "failed"
+        with psycopg.connect(db_url) as c:
+            assert c.execute("select percentage, actuation from gonogo.rollout_state").fetchone() == (5, "failed")
+            assert c.execute("select count(*) from gonogo.alerts where fingerprint like 'rollout:actuation:%%'"
+                             " and resolved_at is null").fetchone()[0] == 1
+        flags.write_text("{}")  # someone fixes the file
+        await pilot.press("R")
+        await wait_for(pilot, lambda: "NOT APPLIED" not in panel_text(), what="applied after retry")
+        assert json.loads(flags.read_text())[FLAG]["rollout_percentage"] == 5

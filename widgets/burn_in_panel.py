@@ -8,6 +8,7 @@ from textual.widgets import Static
 from checks.models import BurnInView
 
 from .format import countdown
+from .ticker import Ticker
 
 
 class BurnInPanel(Static):
@@ -19,9 +20,10 @@ class BurnInPanel(Static):
     def __init__(self, clock, **kw):
         super().__init__(**kw)
         self._clock = clock  # injected: the demo and the tests can replace it
+        self.ticker = Ticker(self.refresh)
 
     def on_mount(self) -> None:
-        self.set_interval(1.0, self.refresh)
+        self.set_interval(1.0, self.ticker.on_timer)
 
     def watch_view(self, view: BurnInView | None) -> None:
         self.refresh(layout=True)  # one line while loading, three after: re-measure

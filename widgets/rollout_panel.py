@@ -12,6 +12,7 @@ from textual.widgets import ProgressBar, Static
 from checks.models import AutoRollbackView, RolloutView
 
 from .format import short_duration
+from .ticker import Ticker
 
 STATE_STYLE = {"idle": "cyan", "soaking": "bold green", "held": "bold yellow",
                "rolled_back": "bold red", "complete": "bold green"}
@@ -73,6 +74,7 @@ class RolloutPanel(Vertical):
         self._clock = clock
         self._state_text: Text | None = None
         self._ladder_key: tuple | None = None
+        self.ticker = Ticker(self._tick)
 
     def compose(self) -> ComposeResult:
         yield Static("rollout state not loaded yet", id="ladder")
@@ -81,7 +83,7 @@ class RolloutPanel(Vertical):
         yield Static("", id="auto")
 
     def on_mount(self) -> None:
-        self.set_interval(1.0, self._tick)
+        self.set_interval(1.0, self.ticker.on_timer)
 
     def watch_view(self, view: RolloutView | None) -> None:
         if view is None:
@@ -90,7 +92,7 @@ class RolloutPanel(Vertical):
         if key != self._ladder_key:  # the view's clock fields change every second; the ladder rarely
             self._ladder_key = key
             self.query_one("#ladder", Static).update(ladder(view.steps, view.percentage))
-        self._tick()
+        self.ticker.tick()
 
     def watch_auto(self, auto: AutoRollbackView | None) -> None:
         self.query_one("#auto", Static).update(auto_rollback_line(auto))
@@ -105,6 +107,11 @@ class RolloutPanel(Vertical):
             state.append(f"  soak {short_duration(left)} left of {short_duration(v.soak_seconds)}")
             if v.state == "held":
                 state.append("  paused", style="yellow")
+        if v.actuation == "failed":
+            state.append("\nNOT APPLIED to the system: ", style="bold white on red")
+            state.append(f" {v.actuation_error} · R retries", style="bold red")
+        elif v.actuation == "pending":
+            state.append("\napplying to the system…", style="yellow")
         # Updating a Static re-lays the screen out: only when the text changed.
         if state != self._state_text:
             self._state_text = state

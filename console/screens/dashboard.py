@@ -57,7 +57,9 @@ class DashboardScreen(Screen):
             rollout = self.query_one(RolloutPanel)
             rollout.view = snap.rollout
             rollout.auto = snap.auto_rollback
-            self.query_one(BurnInPanel).view = snap.burn_in
+            burn_in = self.query_one(BurnInPanel)
+            burn_in.view = snap.burn_in
+            burn_in.ticker.tick()  # the countdowns repaint with the snapshot, not half a second apart
             self.query_one(AlertFeed).show(snap.alerts)
             stale = "" if snap.database.ok else " STALE "
             for pid in ("#rollout", "#burn-in", "#alerts"):

@@ -295,11 +295,11 @@ class Store:
             )
             cur = await conn.execute(
                 "select percentage, state, version, stage_started_at, soak_elapsed_s"
-                " + coalesce(extract(epoch from now() - soak_resumed_at), 0), now(), updated_by"
-                " from gonogo.rollout_state where flag = %s",
+                " + coalesce(extract(epoch from now() - soak_resumed_at), 0), now(), updated_by,"
+                " actuation, actuation_error from gonogo.rollout_state where flag = %s",
                 (flag,),
             )
-            pct, state, version, started, elapsed, now, by = await cur.fetchone()
+            pct, state, version, started, elapsed, now, by, actuation, actuation_error = await cur.fetchone()
         return RolloutView(
             flag=flag,
             steps=tuple(steps),
@@ -311,6 +311,8 @@ class Store:
             soak_elapsed_seconds=float(elapsed or 0),
             as_of=now,
             updated_by=by,
+            actuation=actuation,
+            actuation_error=actuation_error,
         )
 
     async def rollout_history(self, flag: str) -> list[dict]:
