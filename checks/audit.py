@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 
@@ -18,8 +19,20 @@ def _plain(value):
     return str(value)
 
 
+def finite_gates(gates: Mapping[str, float | None]) -> dict[str, float | None]:
+    """Gate values as the audit stores them: floats, with NaN and ±Inf as null
+    (JSON has no such numbers, and a rollback must never fail on its metadata)."""
+    out: dict[str, float | None] = {}
+    for name, v in gates.items():
+        out[name] = float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+    return out
+
+
 def canonical(event: Mapping) -> str:
-    return json.dumps({k: event[k] for k in FIELDS}, sort_keys=True, separators=(",", ":"), default=_plain)
+    fields = {k: event[k] for k in FIELDS}
+    # jsonb may read a float back as an int (1e16): hash the numbers as floats.
+    fields["gates"] = finite_gates(fields["gates"] or {})
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=_plain)
 
 
 def event_hash(prev_hash: str, event: Mapping) -> str:

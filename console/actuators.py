@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -109,15 +110,26 @@ class CommandActuator:
         try:
             _, err = await asyncio.wait_for(proc.communicate(), timeout=self.timeout)
         except asyncio.TimeoutError:
-            proc.kill()
+            _kill_group(proc)
             await proc.wait()
             raise ActuationError(f"{args[0]} timed out after {self.timeout:g}s (killed)") from None
+        except asyncio.CancelledError:
+            _kill_group(proc)  # the console is quitting: leave no deploy script running unseen
+            raise
         if proc.returncode != 0:
             tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
             raise ActuationError(f"{args[0]} exited {proc.returncode}" + (f": {mask_text(tail[0])[:200]}" if tail else ""))
 
     def describe(self) -> str:
         return "command " + " ".join(self.argv)
+
+
+def _kill_group(proc) -> None:
+    """Kill the command and everything it started (it runs in a session of its own)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class FileActuator:
@@ -144,7 +156,11 @@ class FileActuator:
                        "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # mkstemp makes the file 0600: keep the existing file's mode, so the
+            # service that reads its flags (often another user) still can.
+            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+            os.fchmod(fd, mode)
             with os.fdopen(fd, "w") as f:
                 json.dump(flags, f, indent=2, sort_keys=True)
                 f.write("\n")

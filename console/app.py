@@ -40,6 +40,7 @@ class FaultInjector(Protocol):
     def describe(self) -> str: ...
 
 
+SEVERITY = {"GO": 0, "HOLD": 1, "ROLLBACK": 2}
 ROLLOUT_ACTIONS = {"advance", "hold_resume", "rollback", "retry"}
 DEMO_KEYS = {"demo_errors": "errors", "demo_latency": "latency", "demo_outage": "outage", "demo_down": "down", "demo_normal": None}
 
@@ -66,6 +67,7 @@ class GonogoApp(App):
 
     snapshot: reactive[Snapshot | None] = reactive(None)
     engine_status: reactive[str] = reactive("opening the database…")
+    stale_for: reactive[float] = reactive(0.0)  # seconds without a new evaluation, once past stale_after()
 
     def __init__(
         self,
@@ -88,7 +90,22 @@ class GonogoApp(App):
 
     # -- lifecycle ------------------------------------------------------------
 
+    def snapshot_age(self) -> float:
+        if self.snapshot is None:
+            return 0.0
+        return max(0.0, (self.clock() - self.snapshot.at).total_seconds())
+
+    def stale_after(self) -> float:
+        """No new evaluation for this long: everything on screen is stale."""
+        return max(10.0, 5 * self.config.console.refresh.total_seconds())
+
+    def _check_staleness(self) -> None:
+        age = self.snapshot_age()
+        stale = self.snapshot is not None and age > self.stale_after()
+        self.stale_for = age if stale else 0.0
+
     def on_mount(self) -> None:
+        self.set_interval(1.0, self._check_staleness)
         self.push_screen(DashboardScreen())
         if self.start_engine:
             self.run_worker(self._run_engine(), name="engine", group="engine", exit_on_error=False)
@@ -176,6 +193,18 @@ class GonogoApp(App):
         from .store.db import StoreUnavailable
 
         snap = self.snapshot
+        if request.override and SEVERITY[snap.verdict.value] > SEVERITY.get(request.seen_verdict, 0):
+            self.push_screen(MessageDialog(
+                "Refused: the verdict changed",
+                f"You confirmed an override against {request.seen_verdict}; it is {snap.verdict.value} now "
+                f"({'; '.join(snap.reasons[:3])}). Nothing was changed. Look again, then decide again."))
+            return
+        if self.snapshot_age() > self.stale_after():
+            self.push_screen(MessageDialog(
+                "Refused: the screen is stale",
+                f"The last evaluation is {self.snapshot_age():.0f} s old; an action needs a current verdict. "
+                "Nothing was changed or queued."))
+            return
         try:
             # The controller re-reads the state under a lock: the world may have changed
             # while the dialog was open, and then the version the operator saw is refused.

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import signal
 import sys
 from importlib import resources
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "report":
             return asyncio.run(_report(config, args.out))
     except KeyboardInterrupt:
-        return EXIT_OK
+        return 130  # interrupted: neither "GO" nor "done"
     except Exception as e:  # the last line of defence: one line, no traceback
         print(f"gonogo: {mask_text(str(e)) or type(e).__name__}", file=sys.stderr)
         return EXIT_UNAVAILABLE
@@ -226,7 +227,8 @@ async def _check(config: Config, *, as_json: bool) -> int:
             "reasons": list(snap.reasons),
             "gates": [
                 {
-                    "name": g.name, "value": g.value, "band": g.band.value, "unit": g.unit,
+                    "name": g.name, "value": g.value if g.value is None or math.isfinite(g.value) else None,
+                    "band": g.band.value, "unit": g.unit,
                     "source": g.source, "window": g.window, "target": g.target, "detail": g.detail,
                     "stale": g.stale,
                     "green": str(g.bands.green) if g.bands else None, "red": str(g.bands.red) if g.bands else None,
@@ -234,7 +236,7 @@ async def _check(config: Config, *, as_json: bool) -> int:
                 for g in snap.gates
             ],
         }
-        print(json.dumps(out, indent=2))
+        print(json.dumps(out, indent=2, allow_nan=False))
     else:
         print(f"verdict: {snap.verdict.value}   ({snap.at.isoformat(timespec='seconds')})")
         for r in snap.reasons:

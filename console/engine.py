@@ -159,7 +159,8 @@ class Engine:
         results = await asyncio.gather(*(probe(self.client, t) for t in self.config.targets))
         self._buffer.extend(results)
         await asyncio.gather(*(self._run_query(g) for g in self.config.gates if g.source != "probe"))
-        self.leader = True  # a one-shot check writes its own probes
+        # Its probes are written (flushed by evaluate), but a one-shot is never the
+        # leader: it records no evaluations and never acts on auto-rollback.
         return await self.evaluate()
 
     async def evaluate(self) -> Snapshot:
@@ -184,6 +185,8 @@ class Engine:
                 except StoreUnavailable as e:
                     db_ok = False  # the rest would only wait for the same timeout
                     self._db_down(str(e), now)
+                except psycopg.Error as e:  # this gate's query failed (too slow, ...): its own fault
+                    reading = self._stale_copy(gate, now).model_copy(update={"detail": f"query failed: {_short(e)}"})
             readings.append(reading or self._stale_copy(gate, now))
         rollout = alerts = None
         if db_ok:
@@ -193,17 +196,9 @@ class Engine:
                 )
                 alerts = tuple(await self.store.recent_alerts(50))
                 await self._refresh_clean_days(now)
-                if self.leader and (
-                    self.state.last_recorded is None or now - self.state.last_recorded >= self.record_every
-                ):
-                    await self.store.record_evaluations(now, readings)
-                    self.state.last_recorded = now
-                    self._remember(now, readings)
-                    if self.config.auto_rollback.enabled and rollout is not None:
-                        await self._auto_rollback(now, rollout, readings)
-                elif not self.leader and (
-                    self.state.last_recorded is None or now - self.state.last_recorded >= self.record_every
-                ):
+                if self.state.last_recorded is None or now - self.state.last_recorded >= self.record_every:
+                    if self.leader:
+                        await self.store.record_evaluations(now, readings)
                     self.state.last_recorded = now
                     self._remember(now, readings)
                     if self.config.auto_rollback.enabled and rollout is not None:
@@ -212,6 +207,9 @@ class Engine:
             except StoreUnavailable as e:
                 db_ok = False
                 self._db_down(str(e), now)
+            except psycopg.Error as e:  # answered, but with an error: not a state to show as healthy
+                db_ok = False
+                self._db_down(f"database error: {_short(e)}", now)
         prev = self.snapshot
         for r in readings:
             self.state.last_readings[r.name] = r
@@ -333,6 +331,12 @@ class Engine:
             await self.store.insert_probes(batch)
         except StoreUnavailable:
             return  # kept in the buffer for the next try
+        except psycopg.Error as e:
+            # Rows the database refuses (not a connection fault) must not block every
+            # later evaluation: report and drop this batch.
+            log.error("dropped %d probe results the database refused: %s", len(batch), _short(e))
+            self.state.sources["probe writes"] = SourceHealth(
+                name="probe writes", ok=False, reason=f"{len(batch)} results refused: {_short(e)}", since=self.clock())
         for _ in batch:
             self._buffer.popleft()
 
@@ -379,6 +383,9 @@ class Engine:
                 self.state.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=False, reason=str(e), since=since)
             except StoreUnavailable as e:
                 self._db_down(str(e), now)
+            except psycopg.Error as e:
+                self.state.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=False,
+                                                                  reason=f"cannot store its alerts: {_short(e)}")
             await asyncio.sleep(am.interval.total_seconds())
 
     async def _alert_rules_loop(self) -> None:
@@ -455,7 +462,7 @@ class Engine:
             if firing is None and sustained_breach(evaluations, now=now, sustain=ar.sustain, consecutive=ar.consecutive):
                 firing = (name, [v for _, v, band in points[-n:]])
         self.state.auto_rollback = self._auto_rollback_view(tuple(runs))
-        if firing is None or not self.leader:
+        if firing is None or not self.leader:  # only the leader acts; followers only show
             return
         if rollout.state in ("idle", "rolled_back") or rollout.percentage == self.config.rollout.steps[0]:
             return
@@ -515,11 +522,21 @@ class Engine:
                 await asyncio.sleep(delay)
 
     async def _maintenance_loop(self) -> None:
+        n = 0
         while True:
-            await asyncio.sleep(300)
-            if self.leader:
-                with contextlib.suppress(StoreUnavailable):
+            await asyncio.sleep(30)
+            n += 1
+            if not self.leader:
+                continue
+            try:
+                # A change committed but never applied (its process died meanwhile) is applied.
+                recovered = await self.controller.recover()
+                if recovered is not None and self.on_rollout_change is not None:
+                    self.on_rollout_change({"recovered": recovered.message, "actuation": recovered.actuation})
+                if n % 10 == 0:
                     await self.store.prune(self.config.database.retention)
+            except (StoreUnavailable, psycopg.Error) as e:
+                log.warning("maintenance: %s", _short(e))
 
     # -- helpers ------------------------------------------------------------------
 

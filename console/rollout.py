@@ -13,14 +13,15 @@ import socket
 from datetime import datetime, timezone
 from typing import Literal
 
-from checks.audit import GENESIS, event_hash, first_broken
+from checks.audit import GENESIS, event_hash, finite_gates, first_broken
 from checks.models import Frozen, Verdict
 from checks.rollout import Action, Refusal, RolloutState, Transition, decide
 
 from .actuators import ActuationError, DatabaseActuator
-from .store.db import Store
+from .store.db import Store, StoreUnavailable, hash_key
 
 log = logging.getLogger("gonogo.rollout")
+ACTUATION_LOCK_BASE = 0x61_0000_0000
 CHANNEL = "gonogo_rollout"
 ORIGIN = f"{socket.gethostname()}:{os.getpid()}"  # lets a console skip the notice of its own action
 
@@ -33,7 +34,7 @@ class ActionResult(Frozen):
     to_pct: int | None = None
     version: int | None = None
     override: bool = False
-    actuation: Literal["ok", "pending", "failed", ""] = ""
+    actuation: Literal["ok", "pending", "failed", "superseded", ""] = ""
     actuation_error: str = ""
 
 
@@ -149,6 +150,7 @@ class RolloutController:
         )
         prev = await cur.fetchone()
         prev_hash = prev[0] if prev else GENESIS
+        gates = finite_gates(gates)
         event = dict(at=now, flag=self.flag, operator=operator, action=d.action, from_pct=d.from_pct,
                      to_pct=d.to_pct, reason=reason, verdict=verdict.value, gates=gates, automatic=automatic,
                      override=d.override)
@@ -156,26 +158,50 @@ class RolloutController:
             "insert into gonogo.rollout_events (at, flag, operator, action, from_pct, to_pct, reason, verdict, gates,"
             " automatic, override, prev_hash, hash) values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)",
             (now, self.flag, operator, d.action, d.from_pct, d.to_pct, reason, verdict.value,
-             json.dumps(gates), automatic, d.override, prev_hash, event_hash(prev_hash, event)),
+             json.dumps(gates, allow_nan=False), automatic, d.override, prev_hash, event_hash(prev_hash, event)),
         )
 
     async def _actuate(self, result: ActionResult, percentage: int, previous: int, version: int) -> ActionResult:
+        """Apply after the commit, one actuation per flag at a time (an advisory lock
+        held across it), and only if no newer change was committed meanwhile: that
+        one applies its own state, and applying ours after it would undo it."""
         key = f"{self.flag}:{version}"
+        lock = ACTUATION_LOCK_BASE + hash_key(self.flag) % 1_000_000
         try:
-            await self.actuator.apply(self.flag, percentage, previous, key)
-        except ActuationError as e:
-            await self._mark(version, "failed", str(e))
-            await self.store.raise_alert(
-                f"rollout:actuation:{self.flag}", "rollout", "critical", "rollout not applied",
-                f"{self.flag} at {percentage} % did not reach the system: {e} (retry with R / gonogo retry)",
-            )
+            async with self.store.connection() as conn:
+                await conn.execute("select pg_advisory_lock(%s)", (lock,))
+                try:
+                    cur = await conn.execute("select version from gonogo.rollout_state where flag = %s", (self.flag,))
+                    if (await cur.fetchone())[0] != version:
+                        return result.model_copy(update={
+                            "actuation": "superseded",
+                            "message": f"{result.message} — a newer change was made meanwhile and is applied instead",
+                        })
+                    try:
+                        await self.actuator.apply(self.flag, percentage, previous, key)
+                    except ActuationError as e:
+                        await self._mark(version, "failed", str(e))
+                        await self.store.raise_alert(
+                            f"rollout:actuation:{self.flag}", "rollout", "critical", "rollout not applied",
+                            f"{self.flag} at {percentage} % did not reach the system: {e} (retry with R / gonogo retry)",
+                        )
+                        return result.model_copy(update={
+                            "actuation": "failed", "actuation_error": str(e),
+                            "message": f"{result.message} — but it was NOT applied: {e}",
+                        })
+                    await self._mark(version, "ok", "")
+                    await self.store.resolve_alerts([f"rollout:actuation:{self.flag}"])
+                    return result.model_copy(update={"actuation": "ok"})
+                finally:
+                    await conn.execute("select pg_advisory_unlock(%s)", (lock,))
+        except StoreUnavailable as e:
+            # The change is committed (and maybe applied); only its bookkeeping failed.
+            # Never report that as "nothing changed": the next start re-applies it.
             return result.model_copy(update={
-                "actuation": "failed", "actuation_error": str(e),
-                "message": f"{result.message} — but it was NOT applied: {e}",
+                "actuation": "pending",
+                "message": f"{result.message} — committed, but whether it reached the system is not recorded"
+                           f" ({e}); it is re-applied when the database is back",
             })
-        await self._mark(version, "ok", "")
-        await self.store.resolve_alerts([f"rollout:actuation:{self.flag}"])
-        return result.model_copy(update={"actuation": "ok"})
 
     async def _mark(self, version: int, actuation: str, error: str) -> None:
         async with self.store.connection() as conn:
@@ -203,6 +229,9 @@ class RolloutController:
             prev = await cur.fetchone()
             if self.actuator.in_transaction:
                 async with conn.transaction():
+                    cur = await conn.execute(
+                        "select percentage, version from gonogo.rollout_state where flag = %s for update", (self.flag,))
+                    pct, version = await cur.fetchone()  # what is current under the lock, not what was read above
                     await self.actuator.apply_in(conn, self.flag, pct)
                     await conn.execute("update gonogo.rollout_state set actuation = 'ok', actuation_error = ''"
                                        " where flag = %s and version = %s", (self.flag, version))

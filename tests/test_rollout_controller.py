@@ -240,3 +240,37 @@ async def test_file_actuator_keeps_other_flags_and_writes_atomically(store, tmp_
     r = await act(c, "advance")
     assert r.actuation == "failed" and "not overwriting" in r.actuation_error
     assert path.read_text() == "{not json"
+
+
+async def test_a_slow_actuation_never_overwrites_a_newer_change(store, tmp_path):
+    """A advances (its deploy command is slow); B rolls back meanwhile. The system must
+    end at B's 0 %, not at A's 5 % applied last."""
+    log = tmp_path / "applied.txt"
+    argv = [sys.executable, "-c",
+            f"import sys, time; time.sleep(1.5 if sys.argv[1] != '0' else 0); open({str(log)!r}, 'a').write(sys.argv[1] + '\\n')",
+            "{percentage}"]
+    a, b = controller(store, actuator=CommandActuator(argv)), controller(store, actuator=CommandActuator(argv))
+    first = asyncio.create_task(act(a, "advance"))
+    await asyncio.sleep(0.5)  # A has committed and is applying
+    second = await act(b, "rollback", operator="bob")
+    first = await first
+    assert second.actuation == "ok" and first.actuation in ("ok", "superseded")
+    assert log.read_text().split()[-1] == "0"
+
+
+async def test_file_actuator_keeps_the_files_mode(store, tmp_path):
+    path = tmp_path / "feature_flags.json"
+    path.write_text("{}")
+    path.chmod(0o644)
+    await act(controller(store, actuator=FileActuator(path)), "advance")
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+async def test_non_finite_gate_values_never_block_a_rollback_and_the_chain_verifies(store, db_url):
+    c = controller(store)
+    await act(c, "advance")
+    r = await act(c, "rollback", gates={"p95_latency": float("inf"), "error_rate": float("nan"), "big": 1e16})
+    assert r.outcome == "done"
+    assert rows(db_url, "select gates from gonogo.rollout_events order by id desc limit 1")[0][0] == {
+        "p95_latency": None, "error_rate": None, "big": 1e16}
+    assert (await c.verify_audit())[1] is None

@@ -25,6 +25,7 @@ class VerdictBanner(Horizontal):
     snapshot: reactive[Snapshot | None] = reactive(None)
     starting: reactive[str] = reactive("connecting to the database…")
     read_only: reactive[bool] = reactive(False)
+    stale_for: reactive[float] = reactive(0.0)  # no new evaluation for this long (0: fresh)
 
     def compose(self) -> ComposeResult:
         yield Static("…", id="verdict-word")
@@ -37,6 +38,9 @@ class VerdictBanner(Horizontal):
         self._show()
 
     def watch_read_only(self) -> None:
+        self._show()
+
+    def watch_stale_for(self) -> None:
         self._show()
 
     def render_text(self) -> Text:
@@ -55,7 +59,11 @@ class VerdictBanner(Horizontal):
             self._set(word, "…", "")
             self._set(text, Text.assemble("\n", (self.starting, "italic")))
             return
-        self._set(word, s.verdict.value, s.verdict.value)
+        if self.stale_for:
+            # The engine stopped producing evaluations: the last verdict is not a verdict.
+            self._set(word, "STALE", "")
+        else:
+            self._set(word, s.verdict.value, s.verdict.value)
         info = Text()
         if s.rollout is not None:
             info.append(s.rollout.flag, style="bold")
@@ -68,7 +76,10 @@ class VerdictBanner(Horizontal):
         why = Text("  ·  ".join(s.reasons), style="bold") if s.reasons else Text(
             "all gates green: advance allowed", style="green")
         status = Text()
-        if not s.database.ok:
+        if self.stale_for:
+            status.append(f" NO EVALUATION FOR {self.stale_for:.0f} s: STALE ", style="bold white on red")
+            status.append(" last verdict " + s.verdict.value + " is not current; actions are refused", style="red")
+        elif not s.database.ok:
             status.append(" DATABASE UNAVAILABLE: STALE ", style="bold white on red")
             status.append(f" {s.database.reason} · last known values shown, retrying", style="red")
         else:

@@ -42,6 +42,10 @@ class DashboardScreen(Screen):
         self.query_one(VerdictBanner).read_only = self.app.config.console.read_only
         self.watch(self.app, "snapshot", self.show, init=True)
         self.watch(self.app, "engine_status", self._starting, init=True)
+        self.watch(self.app, "stale_for", self._stale_for, init=False)
+
+    def _stale_for(self, seconds: float) -> None:
+        self.query_one(VerdictBanner).stale_for = seconds
 
     def _starting(self, text: str) -> None:
         self.query_one(VerdictBanner).starting = text

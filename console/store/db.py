@@ -22,6 +22,9 @@ log = logging.getLogger("gonogo.store")
 logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
 
 MIGRATION_LOCK = 0x60_6060
+# A leader whose host dies must lose its advisory lock in seconds, not after the
+# kernel's two-hour TCP keepalive (ignored on Unix sockets, where it is not needed).
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 LEADER_LOCK_BASE = 0x60_6000
 
 
@@ -68,6 +71,7 @@ class Store:
             kwargs={
                 "autocommit": True,
                 "connect_timeout": max(1, int(connect_timeout)),
+                **KEEPALIVES,
                 "options": f"-c statement_timeout={self.statement_timeout_ms} -c application_name=gonogo",
             },
         )
@@ -144,7 +148,7 @@ class Store:
                         [r.ok for r in results],
                         [r.status for r in results],
                         [r.latency_ms for r in results],
-                        [r.reason[:500] for r in results],
+                        [r.reason[:500].replace("\x00", "") for r in results],
                     ),
                 )
 
@@ -397,22 +401,26 @@ class Store:
         conn = self._leader_conn
         if conn is not None and not conn.closed:
             try:
-                await conn.execute("select 1")
+                async with asyncio.timeout(5):
+                    await conn.execute("select 1")
                 return True
-            except psycopg.Error:
+            except (psycopg.Error, TimeoutError):
                 try:
                     await conn.close()
                 except Exception:
                     pass
                 self._leader_conn = None
         try:
-            conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=3)
+            conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=3, **KEEPALIVES)
         except psycopg.Error:
             return False
-        cur = await conn.execute("select pg_try_advisory_lock(%s)", (lock_id,))
-        if (await cur.fetchone())[0]:
-            self._leader_conn = conn
-            return True
+        try:
+            cur = await conn.execute("select pg_try_advisory_lock(%s)", (lock_id,))
+            if (await cur.fetchone())[0]:
+                self._leader_conn = conn
+                return True
+        except psycopg.Error:
+            pass
         await conn.close()
         return False
 

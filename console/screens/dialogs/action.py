@@ -20,6 +20,7 @@ class ActionRequest(Frozen):
     reason: str
     override: bool = False
     seen_version: int
+    seen_verdict: str = ""  # the verdict the operator confirmed against
 
 
 TITLES = {"advance": "Advance", "hold": "Hold", "resume": "Resume", "rollback": "ROLL BACK"}
@@ -102,4 +103,5 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
             self.query_one("#confirm").focus()
             return
         self.dismiss(ActionRequest(action=self.action_name, reason=reason, override=self.override,
-                                   seen_version=self.snap.rollout.version if self.snap.rollout else 0))
+                                   seen_version=self.snap.rollout.version if self.snap.rollout else 0,
+                                   seen_verdict=self.snap.verdict.value))
