@@ -213,7 +213,9 @@ class Engine:
         prev = self.snapshot
         for r in readings:
             self.state.last_readings[r.name] = r
-        snap = Snapshot(
+        # Built from values already validated (readings, views): constructing it without
+        # re-validating ~2000 history floats every second is most of the engine's idle cost.
+        snap = Snapshot.model_construct(
             at=now,
             verdict=decide(r.band for r in readings),
             reasons=verdict_reasons(readings),
@@ -225,7 +227,7 @@ class Engine:
             sources=tuple(self.state.sources.values()),
             leader=self.leader,
             auto_rollback=self.state.auto_rollback or self._auto_rollback_view(),
-            history={name: tuple(v for _, v in pts) for name, pts in self.state.history.items()},
+            history=self._history_view(),
         )
         self.snapshot = snap
         if self.on_snapshot is not None:
@@ -456,10 +458,12 @@ class Engine:
         for name in ar.gates:
             points = series.get(name, [])
             evaluations = [(at, band == Band.RED.value) for at, _, band in points]
-            start, n = breach_run(evaluations)
+            gap = 3 * self.record_every
+            start, n = breach_run(evaluations, gap)
             if start is not None:
                 runs.append(BreachRun(gate=name, seconds=(now - start).total_seconds(), evaluations=n))
-            if firing is None and sustained_breach(evaluations, now=now, sustain=ar.sustain, consecutive=ar.consecutive):
+            if firing is None and sustained_breach(evaluations, now=now, sustain=ar.sustain,
+                                                   consecutive=ar.consecutive, max_gap=gap):
                 firing = (name, [v for _, v, band in points[-n:]])
         self.state.auto_rollback = self._auto_rollback_view(tuple(runs))
         if firing is None or not self.leader:  # only the leader acts; followers only show
@@ -549,10 +553,18 @@ class Engine:
         for name, rows in hist.items():
             dq = self.state.history.setdefault(name, deque(maxlen=240))
             dq.extend((at, value) for at, value, _ in rows)
+        self._history_cache = None
 
     def _remember(self, now: datetime, readings) -> None:
         for r in readings:
             self.state.history.setdefault(r.name, deque(maxlen=240)).append((now, r.value))
+        self._history_cache = None
+
+    def _history_view(self) -> dict[str, tuple]:
+        """The trends as the snapshot carries them; rebuilt only when one grew."""
+        if getattr(self, "_history_cache", None) is None:
+            self._history_cache = {name: tuple(v for _, v in pts) for name, pts in self.state.history.items()}
+        return self._history_cache
 
     async def _refresh_clean_days(self, now: datetime) -> None:
         if self.state.clean_days_at and now - self.state.clean_days_at < timedelta(minutes=1):

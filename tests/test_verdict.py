@@ -85,3 +85,12 @@ def test_shown_value_agrees_with_its_band(value, unit, gate, shown):
     text = format_value(value, unit, bands)
     assert text == shown
     assert judge(float(text.split()[0]), bands) is judge(value, bands)
+
+
+def test_a_gap_in_the_evaluations_breaks_the_run():
+    # red before and after 20 unobserved minutes: nobody saw a sustained breach
+    ev = series(True, True, True) + [(T0 + timedelta(minutes=23 + i), True) for i in range(3)]
+    now = T0 + timedelta(minutes=25)
+    assert sustained_breach(ev, now=now, sustain=timedelta(minutes=5), consecutive=3)  # without a gap limit
+    assert not sustained_breach(ev, now=now, sustain=timedelta(minutes=5), consecutive=3,
+                                max_gap=timedelta(minutes=2))

@@ -230,6 +230,7 @@ class Store:
             await conn.execute("delete from gonogo.probe_minute where bucket < now() - %s", (max(retention, timedelta(days=2)),))
             await conn.execute("delete from gonogo.probe_hour where bucket < now() - interval '35 days'")
             await conn.execute("delete from gonogo.gate_evaluations where at < now() - interval '35 days'")
+            await conn.execute("delete from gonogo.alerts where resolved_at < now() - interval '35 days'")
 
     # -- SQL gates --------------------------------------------------------------
 
