@@ -154,12 +154,14 @@ class RolloutController:
         event = dict(at=now, flag=self.flag, operator=operator, action=d.action, from_pct=d.from_pct,
                      to_pct=d.to_pct, reason=reason, verdict=verdict.value, gates=gates, automatic=automatic,
                      override=d.override)
+        head = event_hash(prev_hash, event)
         await conn.execute(
             "insert into gonogo.rollout_events (at, flag, operator, action, from_pct, to_pct, reason, verdict, gates,"
             " automatic, override, prev_hash, hash) values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)",
             (now, self.flag, operator, d.action, d.from_pct, d.to_pct, reason, verdict.value,
-             json.dumps(gates, allow_nan=False), automatic, d.override, prev_hash, event_hash(prev_hash, event)),
+             json.dumps(gates, allow_nan=False), automatic, d.override, prev_hash, head),
         )
+        await conn.execute("update gonogo.rollout_state set audit_head = %s where flag = %s", (head, self.flag))
 
     async def _actuate(self, result: ActionResult, percentage: int, previous: int, version: int) -> ActionResult:
         """Apply after the commit, one actuation per flag at a time (an advisory lock
@@ -259,16 +261,25 @@ class RolloutController:
             )
             names = [c.name for c in cur.description]
             rows = [dict(zip(names, r)) for r in await cur.fetchall()]
+            cur = await conn.execute("select flag, audit_head from gonogo.rollout_state where audit_head is not null")
+            heads = dict(await cur.fetchall())
         by_flag: dict[str, list] = {}
         for r in rows:
             by_flag.setdefault(r["flag"], []).append(r)
         first = None
-        for flag_rows in by_flag.values():
+        for flag, flag_rows in by_flag.items():
             bad = first_broken(flag_rows)
             if bad and (first is None or bad[0] < first[0]):
                 first = bad
         if first:
             return len(rows), first[0], first[1]
+        for flag, head in heads.items():
+            last = by_flag.get(flag, [])
+            if not last or last[-1]["hash"] != head:
+                after = last[-1]["id"] if last else 0
+                return len(rows), after + 1, (
+                    f"the newest events of {flag} are missing: the chain ends at id {after}, "
+                    "but the rollout state records a later head")
         return len(rows), None, ""
 
 

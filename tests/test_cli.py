@@ -157,6 +157,7 @@ def test_rollout_commands_exit_codes_expect_and_status_history(tmp_path, db_url,
 
     with psycopg.connect(db_url) as c:
         bad = c.execute("select min(id) + 1 from gonogo.rollout_events").fetchone()[0]
+        c.execute("alter table gonogo.rollout_events disable trigger rollout_events_append_only")
         c.execute("update gonogo.rollout_events set operator = 'mallory' where id = %s", (bad,))
     r = gonogo("audit", "verify", "--config", cfg)
     assert r.returncode == 1 and f"event id {bad}" in r.stderr

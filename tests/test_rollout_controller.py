@@ -163,11 +163,29 @@ async def test_tampered_audit_row_is_found(store, db_url):
     for action in ("advance", "advance", "hold", "resume", "rollback"):
         assert (await act(c, action)).outcome == "done"
     assert await c.verify_audit() == (5, None, "")
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(db_url, autocommit=True) as conn:
         third = conn.execute("select id from gonogo.rollout_events order by id offset 2 limit 1").fetchone()[0]
+        for sql in ("update gonogo.rollout_events set reason = 'x'", "delete from gonogo.rollout_events",
+                    "truncate gonogo.rollout_events"):
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                conn.execute(sql)
+        # a superuser can switch the guard off; the chain still tells
+        conn.execute("alter table gonogo.rollout_events disable trigger rollout_events_append_only")
         conn.execute("update gonogo.rollout_events set reason = 'nothing happened' where id = %s", (third,))
     n, bad, why = await c.verify_audit()
     assert bad == third and "edited" in why
+
+
+async def test_deleting_the_newest_events_is_found(store, db_url):
+    c = controller(store)
+    for action in ("advance", "advance", "hold"):
+        await act(c, action)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("alter table gonogo.rollout_events disable trigger rollout_events_append_only")
+        last = conn.execute("select max(id) from gonogo.rollout_events").fetchone()[0]
+        conn.execute("delete from gonogo.rollout_events where id = %s", (last,))  # the chain left is intact
+    n, bad, why = await c.verify_audit()
+    assert n == 2 and bad == last and "newest events of f are missing" in why
 
 
 class _Recorder(BaseHTTPRequestHandler):

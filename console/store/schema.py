@@ -128,4 +128,22 @@ create table gonogo.feature_flags (
 );
 """,
     ),
+    (
+        3,
+        """
+-- The audit trail is append-only: editing or deleting needs a superuser to switch
+-- this off first, and the chain (and the head kept beside the state) still tells.
+create function gonogo.audit_append_only() returns trigger language plpgsql as $$
+begin
+    raise exception 'gonogo.rollout_events is append-only (% refused)', tg_op;
+end $$;
+create trigger rollout_events_append_only before update or delete on gonogo.rollout_events
+    for each row execute function gonogo.audit_append_only();
+create trigger rollout_events_no_truncate before truncate on gonogo.rollout_events
+    for each statement execute function gonogo.audit_append_only();
+-- The hash of the newest event, written in the same transaction: deleting the newest
+-- rows (which leaves an intact but shorter chain) is caught by comparing the two.
+alter table gonogo.rollout_state add column audit_head text;
+""",
+    ),
 ]
