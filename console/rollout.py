@@ -75,7 +75,7 @@ class RolloutController:
         reason = reason.strip()
         if not reason:
             return ActionResult(outcome="refused", action=action, message="a reason is required")
-        async with self.store.connection() as conn:
+        async with self.store.connection(action=True) as conn:
             async with conn.transaction():
                 await conn.execute(
                     "insert into gonogo.rollout_state (flag, percentage, state, version) values (%s, %s, 'idle', 1)"
@@ -170,7 +170,7 @@ class RolloutController:
         key = f"{self.flag}:{version}"
         lock = ACTUATION_LOCK_BASE + hash_key(self.flag) % 1_000_000
         try:
-            async with self.store.connection() as conn:
+            async with self.store.connection(action=True) as conn:
                 await conn.execute("select pg_advisory_lock(%s)", (lock,))
                 try:
                     cur = await conn.execute("select version from gonogo.rollout_state where flag = %s", (self.flag,))
@@ -182,7 +182,7 @@ class RolloutController:
                     try:
                         await self.actuator.apply(self.flag, percentage, previous, key)
                     except ActuationError as e:
-                        await self._mark(version, "failed", str(e))
+                        await self._mark(conn, version, "failed", str(e))
                         await self.store.raise_alert(
                             f"rollout:actuation:{self.flag}", "rollout", "critical", "rollout not applied",
                             f"{self.flag} at {percentage} % did not reach the system: {e} (retry with R / gonogo retry)",
@@ -191,7 +191,7 @@ class RolloutController:
                             "actuation": "failed", "actuation_error": str(e),
                             "message": f"{result.message} — but it was NOT applied: {e}",
                         })
-                    await self._mark(version, "ok", "")
+                    await self._mark(conn, version, "ok", "")
                     await self.store.resolve_alerts([f"rollout:actuation:{self.flag}"])
                     return result.model_copy(update={"actuation": "ok"})
                 finally:
@@ -205,19 +205,20 @@ class RolloutController:
                            f" ({e}); it is re-applied when the database is back",
             })
 
-    async def _mark(self, version: int, actuation: str, error: str) -> None:
-        async with self.store.connection() as conn:
-            await conn.execute(
-                "update gonogo.rollout_state set actuation = %s, actuation_error = %s where flag = %s and version = %s",
-                (actuation, error, self.flag, version),
-            )
-            await conn.execute("select pg_notify(%s, %s)", (CHANNEL, json.dumps({"flag": self.flag, "version": version,
-                                                                                 "actuation": actuation})))
+    async def _mark(self, conn, version: int, actuation: str, error: str) -> None:
+        """On the connection that holds the actuation lock (never a second one from
+        the small action pool, which a waiting actuation may be holding)."""
+        await conn.execute(
+            "update gonogo.rollout_state set actuation = %s, actuation_error = %s where flag = %s and version = %s",
+            (actuation, error, self.flag, version),
+        )
+        await conn.execute("select pg_notify(%s, %s)", (CHANNEL, json.dumps({"flag": self.flag, "version": version,
+                                                                             "actuation": actuation})))
 
     async def retry_actuation(self) -> ActionResult:
         """Re-apply the current state (idempotent). Also what a start does after a
         crash left an action committed but not applied."""
-        async with self.store.connection() as conn:
+        async with self.store.connection(action=True) as conn:
             cur = await conn.execute(
                 "select percentage, version, actuation from gonogo.rollout_state where flag = %s", (self.flag,)
             )
@@ -245,7 +246,7 @@ class RolloutController:
 
     async def recover(self) -> ActionResult | None:
         """On start: an action committed but never applied (a crash in between) is applied now."""
-        async with self.store.connection() as conn:
+        async with self.store.connection(action=True) as conn:
             cur = await conn.execute("select actuation from gonogo.rollout_state where flag = %s", (self.flag,))
             row = await cur.fetchone()
         if row and row[0] == "pending":
@@ -254,7 +255,7 @@ class RolloutController:
 
     async def verify_audit(self) -> tuple[int, int | None, str]:
         """(rows checked, first bad id or None, why) over every flag's chain."""
-        async with self.store.connection() as conn:
+        async with self.store.connection(action=True) as conn:
             cur = await conn.execute(
                 "select id, at, flag, operator, action, from_pct, to_pct, reason, verdict, gates, automatic, override,"
                 " prev_hash, hash from gonogo.rollout_events order by flag, id"

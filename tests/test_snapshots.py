@@ -60,7 +60,7 @@ def fixed_snapshot(database_ok=True) -> Snapshot:
                       fingerprint="c", acked=True)),
         burn_in=BurnInView(start=NOW - timedelta(days=6, hours=11), end=NOW + timedelta(hours=13),
                            review=NOW + timedelta(days=1, hours=6), clean_days=5, days=7),
-        database=SourceHealth(name="database", ok=database_ok, reason="" if database_ok else "cannot connect (server down or unreachable)"),
+        database=SourceHealth(name="database", ok=database_ok, reason="" if database_ok else "no connection within the timeout (server down, unreachable, or every connection busy)"),
         leader=True,
         auto_rollback=AutoRollbackView(enabled=True, gates=("error_rate", "p95_latency"), sustain_seconds=300,
                                        consecutive=3, breaching=(BreachRun(gate="error_rate", seconds=192, evaluations=13),)),

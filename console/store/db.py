@@ -36,7 +36,7 @@ def describe_db_error(e: BaseException) -> str:
     """One line an operator can act on, passwords masked."""
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     if "couldn't get a connection" in text or type(e).__name__ == "PoolTimeout":
-        text = "cannot connect (server down or unreachable)"
+        text = "no connection within the timeout (server down, unreachable, or every connection busy)"
     return mask_text(text)
 
 
@@ -60,21 +60,18 @@ class Store:
     def __init__(self, url: str, *, statement_timeout: timedelta = timedelta(seconds=5), connect_timeout: float = 3.0):
         self.url = url
         self.statement_timeout_ms = int(statement_timeout.total_seconds() * 1000)
-        self._pool = AsyncConnectionPool(
-            url,
-            min_size=1,
-            max_size=4,
-            open=False,
-            timeout=connect_timeout,
-            reconnect_timeout=24 * 3600,  # keep trying overnight; the screen says STALE meanwhile
-            check=AsyncConnectionPool.check_connection,
-            kwargs={
-                "autocommit": True,
-                "connect_timeout": max(1, int(connect_timeout)),
-                **KEEPALIVES,
-                "options": f"-c statement_timeout={self.statement_timeout_ms} -c application_name=gonogo",
-            },
-        )
+        kwargs = {
+            "autocommit": True,
+            "connect_timeout": max(1, int(connect_timeout)),
+            **KEEPALIVES,
+            "options": f"-c statement_timeout={self.statement_timeout_ms} -c application_name=gonogo",
+        }
+        common = dict(open=False, timeout=connect_timeout, reconnect_timeout=24 * 3600,  # keep trying overnight
+                      check=AsyncConnectionPool.check_connection, kwargs=kwargs)
+        self._pool = AsyncConnectionPool(url, min_size=1, max_size=4, **common)
+        # Rollout actions get connections of their own: four slow SQL gates must never
+        # make a rollback wait, or be refused as "database unavailable".
+        self._action_pool = AsyncConnectionPool(url, min_size=0, max_size=2, **common)
         self._leader_conn: psycopg.AsyncConnection | None = None
         self._pinned: contextvars.ContextVar[psycopg.AsyncConnection | None] = contextvars.ContextVar(
             f"gonogo_pinned_{id(self)}", default=None
@@ -82,6 +79,7 @@ class Store:
 
     async def open(self) -> None:
         await self._pool.open(wait=False)
+        await self._action_pool.open(wait=False)
 
     async def close(self) -> None:
         if self._leader_conn is not None:
@@ -91,9 +89,11 @@ class Store:
                 pass
             self._leader_conn = None
         await self._pool.close()
+        await self._action_pool.close()
 
-    def connection(self):
-        return _Conn(self._pool, self._pinned)
+    def connection(self, *, action: bool = False):
+        """A pooled connection; `action=True` for rollout actions (a pool of their own)."""
+        return _Conn(self._action_pool if action else self._pool, self._pinned)
 
     @contextlib.asynccontextmanager
     async def session(self):
