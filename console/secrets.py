@@ -1,7 +1,8 @@
 """Keep passwords out of the screen and the logs.
 
-Masked: the password of a URL (`postgresql://app:hunter2@db/x`), a `password=`
-parameter in a URL's query string, and `password=` in a libpq key=value string
+Masked: the password of a URL (`postgresql://app:hunter2@db/x`), a `password=`,
+`token=`, `api_key=`, `secret=` or `sig=` parameter in a URL's query string (a
+webhook's credentials), and `password=` in a libpq key=value string
 (`host=db password=hunter2`, quoted or not). Everything else is left exactly as
 written, so a URL without a password comes back unchanged."""
 from __future__ import annotations
@@ -11,7 +12,10 @@ from urllib.parse import urlsplit
 
 MASK = "***"
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-_QUERY_PASSWORD = re.compile(r"([?&][a-z_]*password=)([^&#]*)", re.IGNORECASE)
+# Query parameters that carry a secret: passwords, tokens, API keys, signatures.
+_QUERY_PASSWORD = re.compile(
+    r"([?&][a-z_.-]*(?:password|passwd|token|secret|api[_-]?key|apikey|access[_-]?key|signature|sig)=)([^&#]*)",
+    re.IGNORECASE)
 _URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"`]+", re.IGNORECASE)
 _USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://[^/?#@:]*:)(.*)(@[^@]*)$", re.IGNORECASE | re.DOTALL)
 
@@ -40,7 +44,7 @@ def mask_url(url: str) -> str:
         m = _USERINFO.match(url)
         if m:
             out = f"{m.group(1)}{MASK}{m.group(3)}"
-    if "password" in out.lower():
+    if "?" in out:
         out = _QUERY_PASSWORD.sub(rf"\1{MASK}", out)
     return out
 

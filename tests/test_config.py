@@ -536,3 +536,14 @@ def test_mask_text_keeps_query_parameters_after_a_password():
     assert mask_text("at postgresql://db/x?password=hunter2&sslmode=require now") == (
         "at postgresql://db/x?password=***&sslmode=require now"
     )
+
+
+@pytest.mark.parametrize("url,masked", [
+    ("https://hooks.example/flags?token=abc123&x=1", "https://hooks.example/flags?token=***&x=1"),
+    ("https://x/y?api_key=K&access_token=T&sig=S&page=2", "https://x/y?api_key=***&access_token=***&sig=***&page=2"),
+    ("http://127.0.0.1:8080/health?x=1", "http://127.0.0.1:8080/health?x=1"),
+])
+def test_tokens_in_query_strings_are_masked(url, masked):
+    from console.secrets import mask_url
+
+    assert mask_url(url) == masked
