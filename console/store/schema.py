@@ -146,4 +146,12 @@ create trigger rollout_events_no_truncate before truncate on gonogo.rollout_even
 alter table gonogo.rollout_state add column audit_head text;
 """,
     ),
+    (
+        4,
+        """
+-- Every console reads the open alerts every second, and the rules resolve by source:
+-- both served by the open alerts alone, however long the history grows.
+create index alerts_open on gonogo.alerts (source, last_at desc) where resolved_at is null;
+""",
+    ),
 ]
