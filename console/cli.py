@@ -153,12 +153,6 @@ def _demo(config: Config, args) -> int:
         service.stop()
 
 
-async def _open(config: Config):
-    from .runtime import open_store
-
-    return await open_store(config)
-
-
 async def _watch(config: Config) -> int:
     from .engine import Engine
 
@@ -197,7 +191,9 @@ async def _open_or_unavailable(config: Config):
     from .store.embedded import EmbeddedError
 
     try:
-        return await _open(config)
+        from .runtime import open_store
+
+        return await open_store(config)
     except (StoreUnavailable, EmbeddedError) as e:
         print(f"gonogo: database unavailable: {mask_text(str(e))}", file=sys.stderr)
         return None

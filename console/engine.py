@@ -41,7 +41,7 @@ from checks.verdict import verdict as decide
 from .config import Config, Gate
 from .durations import format_duration
 from .probe import make_client, probe
-from .secrets import mask_text
+from .secrets import mask_text, one_line
 from .sources import SourceError
 from .sources.alertmanager import fetch_alerts
 from .sources.prometheus import promql_value
@@ -618,5 +618,4 @@ def _ago(td: timedelta) -> str:
 
 
 def _short(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return mask_text(text)[:160]
+    return one_line(e, 160)

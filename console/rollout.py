@@ -18,7 +18,7 @@ from checks.models import Frozen, Verdict
 from checks.rollout import Action, Refusal, RolloutState, Transition, decide
 
 from .actuators import ActuationError, DatabaseActuator
-from .store.db import Store, StoreUnavailable, hash_key
+from .store.db import Store, StoreUnavailable, ensure_rollout_state, hash_key
 
 log = logging.getLogger("gonogo.rollout")
 ACTUATION_LOCK_BASE = 0x61_0000_0000
@@ -77,11 +77,7 @@ class RolloutController:
             return ActionResult(outcome="refused", action=action, message="a reason is required")
         async with self.store.connection(action=True) as conn:
             async with conn.transaction():
-                await conn.execute(
-                    "insert into gonogo.rollout_state (flag, percentage, state, version) values (%s, %s, 'idle', 1)"
-                    " on conflict (flag) do nothing",
-                    (self.flag, self.steps[0]),
-                )
+                await ensure_rollout_state(conn, self.flag, self.steps[0])
                 cur = await conn.execute(
                     f"select {_STATE_COLUMNS}, clock_timestamp() from gonogo.rollout_state where flag = %s for update",
                     (self.flag,),

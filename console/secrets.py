@@ -49,6 +49,12 @@ def mask_url(url: str) -> str:
     return out
 
 
+def one_line(e: BaseException, limit: int | None = None) -> str:
+    """An exception as one masked line for the screen: its first line, or its type."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return mask_text(text)[:limit]
+
+
 def mask_text(text: str) -> str:
     """Mask every URL and `password=` found inside free text (error messages)."""
     out, pos = [], 0

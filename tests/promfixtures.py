@@ -32,6 +32,15 @@ DEMO_ERROR_RATIO = 0.25
 DEMO_REQUESTS = {"200": 90.0, "500": 10.0}  # demo_requests_total{code=...}
 
 
+PASSWORD = "hunter2-s3cret"  # put in URLs to check that no reason ever shows it
+
+
+@pytest.fixture
+async def client():
+    async with httpx.AsyncClient(trust_env=False) as c:
+        yield c
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

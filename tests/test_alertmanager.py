@@ -11,15 +11,7 @@ import pytest
 
 from console.sources import SourceError
 from console.sources.alertmanager import fetch_alerts
-from tests.promfixtures import alertmanager, silent_listener, sync_client  # noqa: F401  (fixtures)
-
-PASSWORD = "hunter2-s3cret"
-
-
-@pytest.fixture
-async def client():
-    async with httpx.AsyncClient(trust_env=False) as c:
-        yield c
+from tests.promfixtures import PASSWORD, alertmanager, client, silent_listener, sync_client  # noqa: F401  (fixtures)
 
 
 def rfc3339(at: datetime) -> str:

@@ -15,20 +15,14 @@ from console.sources._http import MAX_BODY_BYTES
 from console.sources.prometheus import promql_value
 from tests.promfixtures import (  # noqa: F401  (fixtures)
     DEMO_ERROR_RATIO,
+    PASSWORD,
+    client,
     demo_exporter,
     prometheus,
     silent_listener,
     stoppable_prometheus,
     sync_client,
 )
-
-PASSWORD = "hunter2-s3cret"
-
-
-@pytest.fixture
-async def client():
-    async with httpx.AsyncClient(trust_env=False) as c:
-        yield c
 
 
 def with_password(url: str) -> str:

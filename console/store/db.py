@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from checks.models import Alert, Band, GateReading, ProbeResult, RolloutView
 
-from ..secrets import mask_text
+from ..secrets import one_line
 from .schema import MIGRATIONS
 
 log = logging.getLogger("gonogo.store")
@@ -34,10 +34,9 @@ class StoreUnavailable(Exception):
 
 def describe_db_error(e: BaseException) -> str:
     """One line an operator can act on, passwords masked."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    if "couldn't get a connection" in text or type(e).__name__ == "PoolTimeout":
-        text = "no connection within the timeout (server down, unreachable, or every connection busy)"
-    return mask_text(text)
+    if "couldn't get a connection" in str(e) or isinstance(e, PoolTimeout):
+        return "no connection within the timeout (server down, unreachable, or every connection busy)"
+    return one_line(e)
 
 
 @dataclass(frozen=True)
@@ -293,11 +292,7 @@ class Store:
 
     async def rollout_view(self, flag: str, steps: Sequence[int], soak_for) -> RolloutView:
         async with self.connection() as conn:
-            await conn.execute(
-                "insert into gonogo.rollout_state (flag, percentage, state, version)"
-                " values (%s, %s, 'idle', 1) on conflict (flag) do nothing",
-                (flag, steps[0]),
-            )
+            await ensure_rollout_state(conn, flag, steps[0])
             cur = await conn.execute(
                 "select percentage, state, version, stage_started_at, soak_elapsed_s"
                 " + coalesce(extract(epoch from now() - soak_resumed_at), 0), now(), updated_by,"
@@ -464,6 +459,15 @@ class _Conn:
         if is_connection_fault(ev):
             raise StoreUnavailable(describe_db_error(ev)) from ev
         return False
+
+
+async def ensure_rollout_state(conn, flag: str, first_step: int) -> None:
+    """A flag never acted on starts idle at the first step, version 1."""
+    await conn.execute(
+        "insert into gonogo.rollout_state (flag, percentage, state, version)"
+        " values (%s, %s, 'idle', 1) on conflict (flag) do nothing",
+        (flag, first_step),
+    )
 
 
 def is_connection_fault(e: BaseException | None) -> bool:
