@@ -15,6 +15,7 @@ from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from checks.models import Snapshot
+from widgets.literal import visible
 
 from . import __version__
 from .config import Config
@@ -87,6 +88,13 @@ class GonogoApp(App):
         self.engine: Engine | None = None
         self.store: Store | None = None
         self.last_action = None  # the last ActionResult, for tests and the status line
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Every toast carries text from outside (reasons, names, errors, an actuator's
+        stderr): never parsed as markup, never a terminal control, whoever calls it."""
+        super().notify(visible(message, multiline=True, limit=1000), title=visible(title, limit=100),
+                       severity=severity, timeout=timeout, markup=False)
 
     # -- lifecycle ------------------------------------------------------------
 

@@ -12,11 +12,20 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from widgets.literal import visible
+
 from . import __version__
 from .config import Config, ConfigError, load_config
 from .secrets import mask_text
 
 EXIT_OK, EXIT_NOT_GO, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+
+def _out(text: object = "", *, file=None) -> None:
+    """The CLI's one writer of text: whatever a value carries (an alert, a reason,
+    an actuator's stderr), the terminal sees no control character but newline.
+    Single-line fields are also passed through visible() where they are formatted."""
+    print(visible(text, multiline=True), file=file or sys.stdout, flush=True)
 
 
 class UsageError(Exception):
@@ -68,18 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    from .logs import safe_handler
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s",
+                        handlers=[safe_handler(logging.StreamHandler(sys.stderr))])
     try:
         args = build_parser().parse_args(argv)
     except UsageError as e:
-        print(str(e), file=sys.stderr)
-        print("try `gonogo --help`", file=sys.stderr)
+        _out(str(e), file=sys.stderr)
+        _out("try `gonogo --help`", file=sys.stderr)
         return EXIT_USAGE
     command = args.command or "tui"
     try:
         config = _load(args, demo=(command == "demo"))
     except ConfigError as e:
-        print(f"gonogo: bad config: {e}", file=sys.stderr)
+        _out(f"gonogo: bad config: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
         if command == "demo":
@@ -103,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130  # interrupted: neither "GO" nor "done"
     except Exception as e:  # the last line of defence: one line, no traceback
-        print(f"gonogo: {mask_text(str(e)) or type(e).__name__}", file=sys.stderr)
+        _out(f"gonogo: {mask_text(str(e)) or type(e).__name__}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     return EXIT_USAGE
 
@@ -145,7 +157,7 @@ def _tui(config: Config, **kw) -> int:
 def _demo(config: Config, args) -> int:
     from .demo.run import DEMO_DB, prepare_demo
 
-    print("gonogo demo: starting the embedded PostgreSQL and the simulated service…", file=sys.stderr)
+    _out("gonogo demo: starting the embedded PostgreSQL and the simulated service…", file=sys.stderr)
     demo_config, service = prepare_demo(config, port=args.port, reset=args.reset)
     try:
         return _tui(demo_config, demo=service, embedded_name=DEMO_DB)
@@ -166,10 +178,10 @@ async def _watch(config: Config) -> int:
         key = (snap.verdict, snap.reasons, snap.database.ok, snap.leader)
         if key != last:
             last = key
-            db = "" if snap.database.ok else f"  [database unavailable: {snap.database.reason}]"
+            db = "" if snap.database.ok else f"  [database unavailable: {visible(snap.database.reason)}]"
             role = "leader" if snap.leader else "follower"
-            why = "; ".join(snap.reasons) or "all gates green"
-            print(f"{snap.at.isoformat(timespec='seconds')} {snap.verdict.value:<8} ({role}) {why}{db}", flush=True)
+            why = "; ".join(visible(r) for r in snap.reasons) or "all gates green"
+            _out(f"{snap.at.isoformat(timespec='seconds')} {snap.verdict.value:<8} ({role}) {why}{db}")
 
     engine = Engine(config, store, on_snapshot=report)
     task = asyncio.create_task(engine.run())
@@ -195,7 +207,7 @@ async def _open_or_unavailable(config: Config):
 
         return await open_store(config)
     except (StoreUnavailable, EmbeddedError) as e:
-        print(f"gonogo: database unavailable: {mask_text(str(e))}", file=sys.stderr)
+        _out(f"gonogo: database unavailable: {mask_text(str(e))}", file=sys.stderr)
         return None
 
 
@@ -214,7 +226,7 @@ async def _check(config: Config, *, as_json: bool) -> int:
         await engine.aclose()
         await store.close()
     if not snap.database.ok:
-        print(f"gonogo: database unavailable: {snap.database.reason}", file=sys.stderr)
+        _out(f"gonogo: database unavailable: {visible(snap.database.reason)}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     if as_json:
         out = {
@@ -234,14 +246,15 @@ async def _check(config: Config, *, as_json: bool) -> int:
         }
         print(json.dumps(out, indent=2, allow_nan=False))
     else:
-        print(f"verdict: {snap.verdict.value}   ({snap.at.isoformat(timespec='seconds')})")
+        _out(f"verdict: {snap.verdict.value}   ({snap.at.isoformat(timespec='seconds')})")
         for r in snap.reasons:
-            print(f"  - {r}")
-        w = max([len(g.name) for g in snap.gates] + [4])
-        print(f"\n{'gate':<{w}}  {'value':>10}  {'band':<8} {'green / red':<18} detail")
+            _out(f"  - {visible(r)}")
+        w = max([len(visible(g.name)) for g in snap.gates] + [4])
+        _out(f"\n{'gate':<{w}}  {'value':>10}  {'band':<8} {'green / red':<18} detail")
         for g in snap.gates:
             bands = f"{g.bands.green} / {g.bands.red}" if g.bands else ""
-            print(f"{g.name:<{w}}  {format_value(g.value, g.unit, g.bands):>10}  {g.band.value:<8} {bands:<18} {g.detail}")
+            _out(f"{visible(g.name):<{w}}  {visible(format_value(g.value, g.unit, g.bands)):>10}  {g.band.value:<8} "
+                 f"{bands:<18} {visible(g.detail)}")
     return EXIT_OK if snap.verdict.value == "GO" else EXIT_NOT_GO
 
 
@@ -263,11 +276,12 @@ async def _status(config: Config, *, as_json: bool) -> int:
             "history": history,
         }, indent=2))
     else:
-        print(f"{view.flag}: {view.percentage} % ({view.state}), version {view.version}")
+        _out(f"{visible(view.flag)}: {view.percentage} % ({view.state}), version {view.version}")
         if view.actuation != "ok":
-            print(f"  NOT APPLIED to the system ({view.actuation}): {view.actuation_error}")
+            _out(f"  NOT APPLIED to the system ({view.actuation}): {visible(view.actuation_error)}")
         for h in history:
-            print(f"  {h['at']}  {h['operator']:<12} {h['action']:<9} {h['from']:>3} → {h['to']:<3} {h['reason']}")
+            _out(f"  {visible(h['at'])}  {visible(h['operator']):<12} {visible(h['action']):<9} {h['from']:>3} → {h['to']:<3} "
+                 f"{visible(h['reason'])}")
     return EXIT_OK
 
 
@@ -291,9 +305,9 @@ async def _act(config: Config, action: str, args) -> int:
         await engine.aclose()
         await store.close()
     if args.json:
-        print(result.model_dump_json(indent=2))
+        print(json.dumps(result.model_dump(mode="json"), indent=2))  # ensure_ascii: no raw control or C1 byte
     else:
-        print(result.message, file=sys.stdout if result.outcome == "done" else sys.stderr)
+        _out(result.message, file=sys.stdout if result.outcome == "done" else sys.stderr)
     if result.outcome == "refused":
         return EXIT_NOT_GO
     return EXIT_OK if result.actuation != "failed" else EXIT_NOT_GO
@@ -309,7 +323,7 @@ async def _retry(config: Config) -> int:
         result = await make_controller(config, store).retry_actuation()
     finally:
         await store.close()
-    print(result.message if result.actuation == "ok" else f"NOT applied: {result.actuation_error}")
+    _out(result.message if result.actuation == "ok" else f"NOT applied: {visible(result.actuation_error)}")
     return EXIT_OK if result.actuation == "ok" else EXIT_NOT_GO
 
 
@@ -324,9 +338,9 @@ async def _audit_verify(config: Config) -> int:
     finally:
         await store.close()
     if bad is None:
-        print(f"audit trail intact: {n} events, hash chain verified")
+        _out(f"audit trail intact: {n} events, hash chain verified")
         return EXIT_OK
-    print(f"audit trail BROKEN at event id {bad}: {why}", file=sys.stderr)
+    _out(f"audit trail BROKEN at event id {bad}: {visible(why)}", file=sys.stderr)
     return EXIT_NOT_GO
 
 
@@ -347,7 +361,7 @@ async def _report(config: Config, out: str | None) -> int:
     text = render_report(config, snap, history)
     if out:
         Path(out).write_text(text)
-        print(f"report written to {out}")
+        _out(f"report written to {out}")
     else:
-        print(text)
+        _out(text)
     return EXIT_OK

@@ -1,8 +1,35 @@
-"""The go/no-go report in Markdown, from one snapshot and the audit trail (pure)."""
+"""The go/no-go report in Markdown, from one snapshot and the audit trail (pure).
+
+Every value that gonogo did not write (names, reasons, operators, alert text, errors)
+goes through `md()`: control characters made visible, then every Markdown and HTML
+special character escaped, so a value can neither add a heading, a link, an image or
+raw HTML, nor break out of its table cell."""
 from __future__ import annotations
+
+import re
 
 from checks.models import Band, Snapshot
 from checks.verdict import format_value
+from widgets.literal import visible
+
+# What CommonMark/GFM can act on anywhere in a line: emphasis, code, links, images,
+# tables, headings, strikethrough, `user@host` autolinks; `_` only where it is not
+# inside a word, `:` only after a letter (a `scheme:` autolink), so that names like
+# phase_4_deployment and times like 16:30:17 stay readable.
+_MD_ANYWHERE = re.compile(r"([\\`*{}\[\]()#!|~@])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|(?<=[A-Za-z]):")
+# What acts only at the start of a block: list markers and `1.` / `1)`.
+_MD_START = re.compile(r"^(\s*)([-+>=]|\d+(?=[.)]))")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def md(value: object, limit: int = 2000) -> str:
+    """Outside text as inert Markdown: shown literally by any renderer, on one line."""
+    text = _MD_ANYWHERE.sub(lambda m: "\\" + m.group(0), visible(value, limit=limit))
+    text = re.sub(r"(?i)\b(www)\.", r"\1\\.", text)  # GFM's www. autolink
+    text = _MD_START.sub(lambda m: m.group(1) + "\\" + m.group(2) if not m.group(2).isdigit()
+                         else m.group(1) + m.group(2) + "\\", text, count=1)
+    return "".join(_HTML.get(c, c) for c in text)
+
 
 MARK = {Band.GREEN: "🟢", Band.YELLOW: "🟡", Band.RED: "🔴", Band.UNKNOWN: "⚪"}
 
@@ -10,21 +37,21 @@ MARK = {Band.GREEN: "🟢", Band.YELLOW: "🟡", Band.RED: "🔴", Band.UNKNOWN:
 def render_report(config, snap: Snapshot, history: list[dict]) -> str:
     bi = snap.burn_in
     lines = [
-        f"# Go/no-go report: {config.rollout.flag}",
+        f"# Go/no-go report: {md(config.rollout.flag)}",
         "",
         f"Evaluated {snap.at.isoformat(timespec='seconds')} by gonogo.",
         "",
         f"## Verdict: **{snap.verdict.value}**",
         "",
     ]
-    lines += [f"- {r}" for r in snap.reasons] or ["- all gates green: advance allowed"]
+    lines += [f"- {md(r)}" for r in snap.reasons] or ["- all gates green: advance allowed"]
     if not snap.database.ok:
-        lines += ["", f"> The database was unavailable ({snap.database.reason}); values are the last known, STALE."]
+        lines += ["", f"> The database was unavailable ({md(snap.database.reason)}); values are the last known, STALE."]
     lines += ["", "## Gates", "", "| gate | value | band | green | red | window | detail |", "|---|---|---|---|---|---|---|"]
     for g in snap.gates:
         green, red = (str(g.bands.green), str(g.bands.red)) if g.bands else ("", "")
-        lines.append(f"| {g.name} | {format_value(g.value, g.unit, g.bands)} | {MARK[g.band]} {g.band.value}"
-                     f"{' (stale)' if g.stale else ''} | {green} | {red} | {g.window} | {g.detail} |")
+        lines.append(f"| {md(g.name)} | {md(format_value(g.value, g.unit, g.bands))} | {MARK[g.band]} {g.band.value}"
+                     f"{' (stale)' if g.stale else ''} | {md(green)} | {md(red)} | {md(g.window)} | {md(g.detail)} |")
     if bi is not None:
         lines += ["", "## Burn-in", "",
                   f"- window: {bi.start:%Y-%m-%d %H:%M} UTC → {bi.end:%Y-%m-%d %H:%M} UTC ({bi.days} days)",
@@ -38,11 +65,12 @@ def render_report(config, snap: Snapshot, history: list[dict]) -> str:
         lines += ["| when | who | action | from → to | verdict | reason |", "|---|---|---|---|---|---|"]
         for h in history:
             marks = " ".join(m for m, on in (("AUTO", h["automatic"]), ("OVERRIDE", h["override"])) if on)
-            lines.append(f"| {h['at'][:19]} | {h['operator']} | {h['action']} {marks} | {h['from']} → {h['to']} % |"
-                         f" {h['verdict']} | {h['reason']} |")
+            lines.append(f"| {h['at'][:19]} | {md(h['operator'])} | {md(h['action'])} {marks} |"
+                         f" {md(h['from'])} → {md(h['to'])} % | {md(h['verdict'])} | {md(h['reason'])} |")
     else:
         lines.append("No rollout actions yet.")
     open_alerts = [a for a in snap.alerts if not a.acked]
     lines += ["", "## Open alerts", ""]
-    lines += [f"- {a.at:%Y-%m-%d %H:%M} {a.severity} [{a.source}] {a.name} {a.summary}" for a in open_alerts] or ["None."]
+    lines += [f"- {a.at:%Y-%m-%d %H:%M} {md(a.severity)} \\[{md(a.source)}\\] {md(a.name)} {md(a.summary)}"
+              for a in open_alerts] or ["None."]
     return "\n".join(lines) + "\n"

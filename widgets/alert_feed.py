@@ -7,6 +7,7 @@ from textual.widgets import DataTable
 from checks.models import Alert
 
 from .format import SEVERITY_STYLE
+from .literal import literal, visible
 
 SOURCE_TAG = {"rule": "rule", "alertmanager": "am", "events": "event", "rollout": "rollout"}
 
@@ -37,14 +38,15 @@ class AlertFeed(DataTable):
             name = Text()
             if a.acked:
                 name.append("✓ ", style="green")
-            name.append(f"{SOURCE_TAG.get(a.source, a.source)} ", style="dim")
-            name.append(a.name, style="bold" if not a.acked else "dim")
+            name.append(f"{visible(SOURCE_TAG.get(a.source, a.source), limit=20)} ", style="dim")
+            name.append(literal(a.name, style="bold" if not a.acked else "dim", limit=200))
             if a.summary:
-                name.append(f"  {a.summary}", style="dim" if a.acked else "")
+                name.append("  ")
+                name.append(literal(a.summary, style="dim" if a.acked else ""))
             sev = a.severity.upper() if a.severity.lower().startswith("p") else a.severity
             self.add_row(
                 Text(a.at.astimezone().strftime("%H:%M:%S"), style="dim"),
-                Text(sev, style=style),
+                literal(sev, style=style, limit=12),
                 name,
                 key=a.fingerprint or None,
             )

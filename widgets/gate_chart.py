@@ -5,6 +5,8 @@ from textual_plotext import PlotextPlot
 
 from checks.models import GateReading
 
+from .literal import visible
+
 
 class GateChart(PlotextPlot):
     DEFAULT_CSS = """
@@ -31,8 +33,9 @@ class GateChart(PlotextPlot):
         n = len(values)
         # x is minutes before now (evaluations are recorded 15 s apart)
         pts = [(-(n - 1 - i) * 0.25, v) for i, v in enumerate(values) if v is not None]
-        unit = f" ({gate.unit})" if gate.unit else ""
-        plt.title(f"{gate.name}{unit}, last {n * 15 // 60} min")
+        unit = f" ({visible(gate.unit, limit=20)})" if gate.unit else ""
+        name = visible(gate.name, limit=60)
+        plt.title(f"{name}{unit}, last {n * 15 // 60} min")
         plt.xlabel("minutes ago")
         if pts:
             xs, ys = zip(*pts)
@@ -45,5 +48,5 @@ class GateChart(PlotextPlot):
                 pad = (hi - lo) * 0.1 or 1
                 plt.ylim(lo - pad, hi + pad)
         else:
-            plt.title(f"{gate.name}: no history yet")
+            plt.title(f"{name}: no history yet")
         self.refresh()

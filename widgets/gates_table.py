@@ -9,6 +9,7 @@ from checks.models import Band, GateReading
 from checks.verdict import format_value
 
 from .format import BAND_STYLE, sparkline
+from .literal import literal
 
 # Ordered by what matters at 3 a.m.: the columns that fit in 120 columns come first.
 COLUMNS = (("gate", "Gate"), ("value", "Value"), ("band", "Band"), ("trend", "Trend"), ("bands", "Green/red"),
@@ -46,7 +47,7 @@ class GatesTable(DataTable):
     @staticmethod
     def _cells(g: GateReading, hist) -> tuple:
         style = BAND_STYLE[g.band]
-        value = Text(format_value(g.value, g.unit, g.bands), style="dim strike" if g.stale else "")
+        value = literal(format_value(g.value, g.unit, g.bands), style="dim strike" if g.stale else "", limit=40)
         if g.stale:
             band = Text("STALE", style="bold white on dark_orange3")
         else:
@@ -54,7 +55,8 @@ class GatesTable(DataTable):
         bands = f"{g.bands.green}/{g.bands.red}".replace(" ", "") if g.bands else ""
         trend = Text(sparkline(hist, width=12, bands=g.bands), style=style if g.band is not Band.UNKNOWN else "dim")
         window = g.window if g.target in ("", "all", "sql", "promql") else f"{g.window} {g.target}"
-        return (Text(g.name, style="bold"), value, band, trend, bands, window, Text(g.detail, style="dim"))
+        return (literal(g.name, style="bold", limit=60), value, band, trend, literal(bands), literal(window, limit=80),
+                literal(g.detail, style="dim"))
 
     @property
     def selected_gate(self) -> str | None:

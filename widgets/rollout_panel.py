@@ -12,6 +12,7 @@ from textual.widgets import ProgressBar, Static
 from checks.models import AutoRollbackView, RolloutView
 
 from .format import short_duration
+from .literal import literal, visible
 from .ticker import Ticker
 
 STATE_STYLE = {"idle": "cyan", "soaking": "bold green", "held": "bold yellow",
@@ -24,7 +25,7 @@ def ladder(steps, current: int) -> Text:
         if i:
             out.append(" → ", style="dim")
         if s == current:
-            out.append(f"[{s}]", style="bold black on cyan")
+            out.append(f"[{s}]", style="bold black on cyan")  # a Text: the brackets stay brackets
         elif s < current:
             out.append(f"{s}", style="green")
         else:
@@ -42,9 +43,9 @@ def auto_rollback_line(a: AutoRollbackView | None) -> Text:
         return Text("auto-rollback off", style="dim")
     if not a.breaching:
         return Text.assemble(("auto-rollback armed: ", "dim"),
-                             f"{', '.join(a.gates)} red {short_duration(a.sustain_seconds)} × {a.consecutive}")
+                             f"{visible(', '.join(a.gates), limit=200)} red {short_duration(a.sustain_seconds)} × {a.consecutive}")
     out = Text("auto-rollback: ", style="bold red")
-    parts = [f"{b.gate} red {short_duration(b.seconds)} of {short_duration(a.sustain_seconds)},"
+    parts = [f"{visible(b.gate, limit=60)} red {short_duration(b.seconds)} of {short_duration(a.sustain_seconds)},"
              f" {b.evaluations} evals (min {a.consecutive})" for b in a.breaching]
     out.append("; ".join(parts), style="bold red")
     return out
@@ -109,7 +110,9 @@ class RolloutPanel(Vertical):
                 state.append("  paused", style="yellow")
         if v.actuation == "failed":
             state.append("\nNOT APPLIED to the system: ", style="bold white on red")
-            state.append(f" {v.actuation_error} · R retries", style="bold red")
+            state.append(" ")
+            state.append(literal(v.actuation_error, style="bold red", limit=300))
+            state.append(" · R retries", style="bold red")
         elif v.actuation == "pending":
             state.append("\napplying to the system…", style="yellow")
         # Updating a Static re-lays the screen out: only when the text changed.

@@ -9,6 +9,8 @@ from textual.widgets import Static
 
 from checks.models import Snapshot
 
+from .literal import visible
+
 
 class VerdictBanner(Horizontal):
     DEFAULT_CSS = """
@@ -57,7 +59,7 @@ class VerdictBanner(Horizontal):
         s = self.snapshot
         if s is None:
             self._set(word, "…", "")
-            self._set(text, Text.assemble("\n", (self.starting, "italic")))
+            self._set(text, Text.assemble("\n", (visible(self.starting, limit=300), "italic")))
             return
         if self.stale_for:
             # The engine stopped producing evaluations: the last verdict is not a verdict.
@@ -66,14 +68,14 @@ class VerdictBanner(Horizontal):
             self._set(word, s.verdict.value, s.verdict.value)
         info = Text()
         if s.rollout is not None:
-            info.append(s.rollout.flag, style="bold")
+            info.append(visible(s.rollout.flag, limit=100), style="bold")
             info.append(f" at {s.rollout.percentage} % · {s.rollout.state.replace('_', ' ')}")
         info.append("  ·  leader" if s.leader else "  ·  follower (another process probes)", style="dim")
         info.append(f"  ·  evaluated {s.at.astimezone():%H:%M:%S}", style="dim")
         if self.read_only:
             info.append("  ")
             info.append(" READ-ONLY ", style="bold black on cyan")
-        why = Text("  ·  ".join(s.reasons), style="bold") if s.reasons else Text(
+        why = Text("  ·  ".join(visible(r, limit=200) for r in s.reasons), style="bold") if s.reasons else Text(
             "all gates green: advance allowed", style="green")
         status = Text()
         if self.stale_for:
@@ -81,11 +83,12 @@ class VerdictBanner(Horizontal):
             status.append(" last verdict " + s.verdict.value + " is not current; actions are refused", style="red")
         elif not s.database.ok:
             status.append(" DATABASE UNAVAILABLE: STALE ", style="bold white on red")
-            status.append(f" {s.database.reason} · last known values shown, retrying", style="red")
+            status.append(f" {visible(s.database.reason, limit=300)} · last known values shown, retrying", style="red")
         else:
             bad = [src for src in s.sources if not src.ok]
             if bad:
-                status.append("  ".join(f"{b.name}: {b.reason}" for b in bad), style="yellow")
+                status.append("  ".join(f"{visible(b.name, limit=60)}: {visible(b.reason, limit=200)}" for b in bad),
+                              style="yellow")
         lines = Text("\n").join([info, why, status])
         lines.no_wrap = True  # one line each, cut with an ellipsis: the banner never grows
         lines.overflow = "ellipsis"

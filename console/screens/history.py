@@ -7,6 +7,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from widgets.literal import literal, visible
+
 
 class HistoryScreen(Screen):
     CSS_PATH = "history.tcss"
@@ -26,14 +28,15 @@ class HistoryScreen(Screen):
         self.app.load_history(self)
 
     def show(self, flag: str, history: list[dict]) -> None:
-        title = Text.assemble((f"Audit trail of {flag}", "bold"), (f"   {len(history)} events, newest first", "dim"))
+        title = Text.assemble((f"Audit trail of {visible(flag, limit=100)}", "bold"), (f"   {len(history)} events, newest first", "dim"))
         self.query_one("#history-title", Static).update(title)
         table = self.query_one(DataTable)
         table.clear()
         for h in reversed(history):
             marks = " ".join(m for m, on in (("AUTO", h["automatic"]), ("OVERRIDE", h["override"])) if on)
-            table.add_row(h["at"][:19].replace("T", " "), h["operator"], h["action"], f"{h['from']} → {h['to']} %",
-                          h["verdict"], Text(marks, style="bold yellow"), h["reason"])
+            table.add_row(literal(h["at"][:19].replace("T", " ")), literal(h["operator"], limit=60),
+                          literal(h["action"], limit=20), literal(f"{h['from']} → {h['to']} %"),
+                          literal(h["verdict"], limit=20), Text(marks, style="bold yellow"), literal(h["reason"]))
 
     def failed(self, why: str) -> None:
-        self.query_one("#history-title", Static).update(Text(f"cannot load the audit trail: {why}", style="bold red"))
+        self.query_one("#history-title", Static).update(Text(f"cannot load the audit trail: {visible(why, limit=300)}", style="bold red"))

@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Static
 from checks.models import Frozen, Snapshot
 from checks.rollout import Refusal, Transition
 from widgets.format import VERDICT_STYLE
+from widgets.literal import literal, visible
 
 
 class ActionRequest(Frozen):
@@ -44,14 +45,14 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
     def compose(self) -> ComposeResult:
         s = self.snap
         with Vertical(id="action-box", classes="danger" if self.needs_typed_flag else ""):
-            yield Static(Text(f"{TITLES[self.action_name]} {self.flag}", style="bold"), id="action-title")
+            yield Static(Text(f"{TITLES[self.action_name]} {visible(self.flag, limit=100)}", style="bold"), id="action-title")
             if isinstance(self.plan, Transition):
-                yield Static(Text.assemble(("will do: ", "dim"), (self.plan.description, "bold cyan")), id="action-what")
+                yield Static(Text.assemble(("will do: ", "dim"), literal(self.plan.description, "bold cyan")), id="action-what")
             else:
-                yield Static(Text.assemble(("refused now: ", "bold red"), self.plan.reason), id="action-what")
+                yield Static(Text.assemble(("refused now: ", "bold red"), literal(self.plan.reason)), id="action-what")
             verdict = Text.assemble(("verdict now: ", "dim"), (f" {s.verdict.value} ", VERDICT_STYLE[s.verdict.value]))
             if s.reasons:
-                verdict.append("  " + "; ".join(s.reasons[:3]))
+                verdict.append(literal("  " + "; ".join(s.reasons[:3])))
             yield Static(verdict, id="action-verdict")
             if self.blocked:
                 yield Static("Nothing to do here. Esc closes.", classes="hint")
@@ -99,7 +100,7 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
             self.query_one("#reason").focus()
             return
         if self.needs_typed_flag and self.query_one("#confirm", Input).value.strip() != self.flag:
-            error.update(Text(f"type the flag name ({self.flag}) exactly to confirm", style="bold red"))
+            error.update(Text(f"type the flag name ({visible(self.flag, limit=100)}) exactly to confirm", style="bold red"))
             self.query_one("#confirm").focus()
             return
         self.dismiss(ActionRequest(action=self.action_name, reason=reason, override=self.override,

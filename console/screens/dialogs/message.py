@@ -1,12 +1,13 @@
 """A refused action: the dialog that says why, closed with Enter or Esc."""
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from widgets.literal import literal
 
 
 class MessageDialog(ModalScreen[None]):
@@ -20,8 +21,9 @@ class MessageDialog(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="message-box"):
-            yield Static(Text(self.title_text, style="bold red"))
-            yield Static(self.body, id="message-body")
+            yield Static(literal(self.title_text, style="bold red", limit=200))
+            # The body carries other people's words (reasons, names, an actuator's stderr).
+            yield Static(literal(self.body, multiline=True, limit=4000), id="message-body")
             yield Button("OK", id="ok", variant="primary")
 
     def on_mount(self) -> None:
