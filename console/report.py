@@ -17,8 +17,9 @@ from widgets.literal import visible
 # inside a word, `:` only after a letter (a `scheme:` autolink), so that names like
 # phase_4_deployment and times like 16:30:17 stay readable.
 _MD_ANYWHERE = re.compile(r"([\\`*{}\[\]()#!|~@])|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|(?<=[A-Za-z]):")
-# What acts only at the start of a block: list markers and `1.` / `1)`.
-_MD_START = re.compile(r"^(\s*)([-+>=]|\d+(?=[.)]))")
+# What acts only at the start of a block: list markers, setext underlines, `1.` / `1)`
+# (a `>` quote cannot start: it becomes &gt; below).
+_MD_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]))")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 

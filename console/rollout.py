@@ -75,6 +75,10 @@ class RolloutController:
         reason = reason.strip()
         if not reason:
             return ActionResult(outcome="refused", action=action, message="a reason is required")
+        if "\x00" in reason or "\x00" in operator:
+            # PostgreSQL text cannot hold it; refused here rather than failing mid-transaction.
+            return ActionResult(outcome="refused", action=action,
+                                message="a reason or operator name cannot contain a NUL character")
         async with self.store.connection(action=True) as conn:
             async with conn.transaction():
                 await ensure_rollout_state(conn, self.flag, self.steps[0])

@@ -47,10 +47,10 @@ def visible(value: object, *, multiline: bool = False, limit: int | None = None)
 
     `multiline`: keep newlines (a dialog body, a report paragraph); otherwise a
     newline is shown as `\\n` and the value stays on its line. `limit`: cut longer
-    values, ending with `… (N more characters)`."""
+    values to that many characters, the last one `…`."""
     text = "" if value is None else str(value)
     if limit is not None and len(text) > limit:
-        text = f"{text[:limit]}… ({len(text) - limit} more characters)"
+        text = text[:max(0, limit - 1)] + "…"
     return (_UNSAFE_KEEP_NEWLINE if multiline else _UNSAFE).sub(_escape, text)
 
 
