@@ -19,6 +19,7 @@ from .config import Config, ConfigError, load_config
 from .secrets import mask_text
 
 EXIT_OK, EXIT_NOT_GO, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
 def _out(text: object = "", *, file=None) -> None:
@@ -88,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         _out("try `gonogo --help`", file=sys.stderr)
         return EXIT_USAGE
     command = args.command or "tui"
+    if getattr(args, "reason", None) is not None and not args.reason.strip():
+        _out("gonogo: --reason must say why (it is recorded in the audit trail); it is empty", file=sys.stderr)
+        return EXIT_USAGE
     try:
         config = _load(args, demo=(command == "demo"))
     except ConfigError as e:
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         if command == "report":
             return asyncio.run(_report(config, args.out))
     except KeyboardInterrupt:
-        return 130  # interrupted: neither "GO" nor "done"
+        return EXIT_INTERRUPTED  # neither "GO" nor "done"
     except Exception as e:  # the last line of defence: one line, no traceback
         _out(f"gonogo: {mask_text(str(e)) or type(e).__name__}", file=sys.stderr)
         return EXIT_UNAVAILABLE
@@ -186,8 +190,14 @@ async def _watch(config: Config) -> int:
     engine = Engine(config, store, on_snapshot=report)
     task = asyncio.create_task(engine.run())
     loop = asyncio.get_running_loop()
+    stopped_by: list[int] = []
+
+    def stop(sig: int) -> None:
+        stopped_by.append(sig)
+        task.cancel()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, stop, sig)
     try:
         await task
     except asyncio.CancelledError:
@@ -195,7 +205,8 @@ async def _watch(config: Config) -> int:
     finally:
         await engine.aclose()
         await store.close()
-    return EXIT_OK
+    # SIGTERM is a service manager's normal stop (0); Ctrl-C is an interruption (130).
+    return EXIT_INTERRUPTED if stopped_by[:1] == [signal.SIGINT] else EXIT_OK
 
 
 async def _open_or_unavailable(config: Config):

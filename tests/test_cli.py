@@ -196,3 +196,20 @@ def test_watch_runs_the_engine_without_ui_and_stops_cleanly_on_sigterm(tmp_path,
     assert p.returncode == 0 and "Traceback" not in err
     with psycopg.connect(db_url) as c:
         assert c.execute("select count(*) from gonogo.probe_results").fetchone()[0] >= 2
+
+
+def test_watch_interrupted_exits_130_and_an_empty_reason_is_bad_usage(tmp_path, db_url, health_server):
+    import signal
+
+    base, _ = health_server
+    cfg = write_config(tmp_path, db_url, base)
+    r = gonogo("rollback", "--reason", "   ", "--config", str(cfg))
+    assert r.returncode == 2 and "--reason" in r.stderr
+    p = subprocess.Popen([sys.executable, "-m", "console", "watch", "--config", str(cfg)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline()  # running: it printed its first verdict
+    finally:
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=20)
+    assert p.returncode == 130 and "Traceback" not in err
