@@ -4,9 +4,11 @@ after a failure or a crash is always safe."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import stat
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +21,14 @@ from .secrets import mask_text
 
 
 class ActuationError(Exception):
-    """The change did not reach the system; the message says why."""
+    """The change did not reach the system; the message says why.
+
+    The message often quotes the system (a script's stderr, an HTTP error) and is
+    stored in PostgreSQL, whose text cannot hold NUL: a NUL is written as `\\x00`,
+    as the screen would show it anyway, instead of failing the bookkeeping."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(str(message).replace("\x00", "\\x00"))
 
 
 class DatabaseActuator:
@@ -53,11 +62,13 @@ class HttpActuator:
     kind = "http"
     in_transaction = False
 
-    def __init__(self, url: str, *, timeout: float = 5.0, retries: int = 2, client: httpx.AsyncClient | None = None):
+    def __init__(self, url: str, *, timeout: float = 5.0, retries: int = 2, client: httpx.AsyncClient | None = None,
+                 headers: dict[str, str] | None = None):
         self.url = url
         self.timeout = timeout
         self.retries = retries
         self._client = client
+        self.headers = dict(headers or {})  # [actuator] headers: values are registered secrets, never shown
 
     async def apply(self, flag: str, percentage: int, previous: int, key: str) -> None:
         body = {"flag": flag, "percentage": percentage, "previous": previous, "enabled": percentage > 0,
@@ -67,7 +78,8 @@ class HttpActuator:
         try:
             for attempt in range(self.retries + 1):
                 try:
-                    r = await client.post(self.url, json=body, headers={"Idempotency-Key": key}, timeout=self.timeout)
+                    r = await client.post(self.url, json=body, headers={**self.headers, "Idempotency-Key": key},
+                                          timeout=self.timeout)
                     if 200 <= r.status_code < 300:
                         return
                     last = f"HTTP {r.status_code} from {mask_text(self.url)}"
@@ -106,22 +118,22 @@ class CommandActuator:
                 start_new_session=True,
             )
         except OSError as e:
-            raise ActuationError(f"cannot run {args[0]!r}: {e.strerror or e}") from None
+            raise ActuationError(mask_text(f"cannot run {args[0]!r}: {e.strerror or e}")) from None
         try:
             _, err = await asyncio.wait_for(proc.communicate(), timeout=self.timeout)
         except asyncio.TimeoutError:
             _kill_group(proc)
             await proc.wait()
-            raise ActuationError(f"{args[0]} timed out after {self.timeout:g}s (killed)") from None
+            raise ActuationError(mask_text(f"{args[0]} timed out after {self.timeout:g}s (killed)")) from None
         except asyncio.CancelledError:
             _kill_group(proc)  # the console is quitting: leave no deploy script running unseen
             raise
         if proc.returncode != 0:
             tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
-            raise ActuationError(f"{args[0]} exited {proc.returncode}" + (f": {mask_text(tail[0])[:200]}" if tail else ""))
+            raise ActuationError(mask_text(f"{args[0]} exited {proc.returncode}") + (f": {mask_text(tail[0])[:200]}" if tail else ""))
 
     def describe(self) -> str:
-        return "command " + " ".join(self.argv)
+        return mask_text("command " + " ".join(self.argv))  # an argument may hold a URL or a ${TOKEN}
 
 
 def _kill_group(proc) -> None:
@@ -134,7 +146,17 @@ def _kill_group(proc) -> None:
 
 class FileActuator:
     """A feature_flags.json written atomically (temp file + rename), keeping the
-    file's other flags."""
+    file's other flags.
+
+    Through a symlink (or a chain of them) the file written is the one the link
+    finally points at: the temp file is made in *that* file's directory (a rename
+    never crosses file systems) and replaces it, with its mode kept; the link
+    itself stays a link. A dangling link whose target's directory exists gets its
+    target created, as a plain path that does not exist yet gets created: the
+    first apply makes the file the service will read. A directory, something
+    other than a regular file, a link loop or a missing parent directory is an
+    ActuationError (NOT applied): gonogo creates no directories, since a missing
+    one is almost always a wrong path."""
 
     kind = "file"
     in_transaction = False
@@ -146,32 +168,91 @@ class FileActuator:
         await asyncio.to_thread(self._write, flag, percentage)
 
     def _write(self, flag: str, percentage: int) -> None:
-        try:
-            flags = json.loads(self.path.read_text()) if self.path.exists() else {}
-        except (OSError, ValueError) as e:
-            raise ActuationError(f"{self.path}: cannot read the existing flags ({e}); not overwriting it") from None
-        if not isinstance(flags, dict):
-            raise ActuationError(f"{self.path}: not a JSON object; not overwriting it")
+        target, existing = self._target()
+        flags = self._read(target) if existing is not None else {}
         flags[flag] = {"enabled": percentage > 0, "rollout_percentage": percentage,
                        "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        # mkstemp makes the file 0600: keep the existing file's mode, so the
+        # service that reads its flags (often another user) still can.
+        mode = existing.st_mode & 0o777 if existing is not None else 0o644
+        _replace_atomically(target, json.dumps(flags, indent=2, sort_keys=True) + "\n", mode, shown=self._shown(target))
+
+    def _target(self) -> tuple[Path, os.stat_result | None]:
+        """The file to write (symlinks followed to the end) and its stat, None when
+        it does not exist yet; refuses what cannot be replaced by a flags file."""
+        target = Path(os.path.realpath(self.path))
+        shown = self._shown(target)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # mkstemp makes the file 0600: keep the existing file's mode, so the
-            # service that reads its flags (often another user) still can.
-            mode = self.path.stat().st_mode & 0o777 if self.path.exists() else 0o644
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "w") as f:
-                json.dump(flags, f, indent=2, sort_keys=True)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except OSError as e:
-            raise ActuationError(f"{self.path}: {e.strerror or e}") from None
+            st = os.stat(target)
+        except FileNotFoundError:
+            st = None
+        except OSError as e:  # ELOOP: a symlink loop; EACCES on a directory on the way
+            raise ActuationError(f"{shown}: {e.strerror or e}") from None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise ActuationError(f"{shown} is a directory, not a flags file")
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise ActuationError(f"{shown} is not a regular file")
+        if not target.parent.is_dir():
+            raise ActuationError(f"{shown}: parent directory {target.parent} does not exist")
+        return target, st
+
+    def _read(self, target: Path) -> dict:
+        shown = self._shown(target)
+        try:
+            with open(target, "rb") as f:
+                data = f.read(_MAX_FLAGS_BYTES + 1)
+            if len(data) > _MAX_FLAGS_BYTES:
+                raise ValueError(f"over {_MAX_FLAGS_BYTES} bytes")
+            flags = json.loads(data)
+        except (OSError, ValueError, RecursionError) as e:
+            raise ActuationError(f"{shown}: cannot read the existing flags ({e}); not overwriting it") from None
+        if not isinstance(flags, dict):
+            raise ActuationError(f"{shown}: not a JSON object; not overwriting it")
+        return flags
+
+    def _shown(self, target: Path) -> str:
+        """The configured path, and where its symlink leads when it does (masked:
+        a path taken from the environment is a registered secret)."""
+        return mask_text(str(self.path) if target == self.path.absolute() else f"{self.path} (→ {target})")
 
     def describe(self) -> str:
-        return f"file {self.path}"
+        return mask_text(f"file {self.path}")
+
+
+_MAX_FLAGS_BYTES = 16 * 1024 * 1024  # a flags file is kilobytes; never read a runaway one whole
+
+
+def _replace_atomically(target: Path, content: str, mode: int, *, shown: str) -> None:
+    """Write `content` to a temp file beside `target`, make it durable, then rename
+    it over `target`: a reader sees the old file or the new one, never half of one."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+        tmp = None
+        _fsync_dir(target.parent)
+    except OSError as e:
+        raise ActuationError(f"{shown}: {e.strerror or e}") from None
+    finally:
+        if tmp is not None:  # never leave a half-written temp file behind
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable (a crash right after must not bring the old
+    file back); best effort where a directory cannot be opened."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def make_actuator(config):
@@ -180,7 +261,7 @@ def make_actuator(config):
     if a is None or a.type == "database":
         return DatabaseActuator(a.table if a is not None else "gonogo.feature_flags")
     if a.type == "http":
-        return HttpActuator(a.url, timeout=a.timeout.total_seconds(), retries=a.retries)
+        return HttpActuator(a.url, timeout=a.timeout.total_seconds(), retries=a.retries, headers=a.headers)
     if a.type == "command":
         return CommandActuator(a.command, timeout=a.timeout.total_seconds())
     return FileActuator(a.file)

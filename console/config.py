@@ -17,15 +17,30 @@ refused rather than ignored (with the nearest known key suggested). Durations ar
 strings with a unit (see console.durations). Date-times (burn_in start / review) are
 strings or TOML date-times and must carry a time zone. Anything that could hold a
 password (URLs, libpq strings) is masked in every message.
+
+Bounds: the file is a regular file of at most 1 MiB, nested at most 32 levels of
+[ ] / { }; timeouts and intervals are at most 24 h, windows, soaks and retention at
+most 400 days, `[console] refresh` at least 100 ms, a burn-in at most 3650 days
+(and ending before the year 10000); names, the flag and the operator hold no
+control character. Each message names the bound.
+
+Secrets: any string value may use `${NAME}` (the environment variable NAME; `$${`
+is a literal `${`), substituted before validation; an unset variable is an error.
+A value taken from the environment is registered as a secret (see console.secrets)
+and an error shows the `${NAME}` written in the file, never the value. `headers`
+(on [[targets]], [prometheus], [alertmanager] and the http [actuator]) are sent
+with every request; their values are secrets too.
 """
 from __future__ import annotations
 
 import difflib
 import os
 import re
+import stat
+import string
 import tomllib
 import typing
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -44,9 +59,12 @@ from pydantic import (
 from checks.bands import check_bands
 from checks.day1 import DAY1_BANDS, DAY1_UNITS, PROBE_METRICS
 from checks.models import Bands, Condition
+from checks.sql_text import one_statement_problem
 
-from .durations import parse_duration
-from .secrets import mask_text, mask_url
+from widgets.literal import visible
+
+from .durations import DurationTooLong, format_duration, parse_duration
+from .secrets import mask_text, mask_url, register_secret
 
 
 class _KeyError(ValueError):
@@ -65,19 +83,57 @@ class _KeyError(ValueError):
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
+# What PostgreSQL and the clock arithmetic hold comfortably, and far beyond any sane
+# setting: a 2-day timeout is a typo, and a 10-year window overflows nothing.
+MAX_TIMEOUT = timedelta(hours=24)
+MAX_INTERVAL = timedelta(hours=24)
+MAX_WINDOW = timedelta(days=400)
+MIN_REFRESH = timedelta(milliseconds=100)
+
+
+def _duration_within(what: str, most: timedelta, least: timedelta | None = None) -> BeforeValidator:
+    """A duration that is at most `most` (and at least `least`); the message
+    names the bound and the value as written."""
+
+    def parse(v: object) -> timedelta:
+        too_long = f"{v!r} is too long for {what}: the most is {_bound(most)}"
+        try:
+            td = parse_duration(v)
+        except DurationTooLong:
+            raise ValueError(too_long) from None
+        if td > most:
+            raise ValueError(too_long)
+        if least is not None and td < least:
+            raise ValueError(f"{v!r} is too short for {what}: the least is {_bound(least)}")
+        return td
+
+    return BeforeValidator(parse)
+
+
+def _bound(td: timedelta) -> str:
+    """A bound as people say it: 24h rather than 1d, 400d, 100ms."""
+    hours = td.total_seconds() / 3600
+    return f"{hours:g}h" if hours.is_integer() and 1 <= hours <= 48 else format_duration(td)
+
+
+Timeout = Annotated[timedelta, _duration_within("a timeout", MAX_TIMEOUT)]
+Interval = Annotated[timedelta, _duration_within("an interval", MAX_INTERVAL)]
+Window = Annotated[timedelta, _duration_within("a window", MAX_WINDOW)]
+
 
 def _durations(v: object) -> timedelta | list[timedelta]:
     """`soak`: one duration, or a list of them (one per step); a bad item is named."""
+    soak = _duration_within("a soak", MAX_WINDOW).func
     if isinstance(v, list):
         out = []
         for i, item in enumerate(v):
             try:
-                out.append(parse_duration(item))
+                out.append(soak(item))
             except ValueError as e:
                 raise _KeyError((i,), str(e)) from None
         return out
     if isinstance(v, (str, timedelta, int, float)) and not isinstance(v, bool):
-        return parse_duration(v)
+        return soak(v)
     raise ValueError(f'give one duration like "12h", or a list with one per step, not {v!r}')
 
 
@@ -89,6 +145,8 @@ def _http_url(v: object) -> str:
     shown = mask_url(v)
     if any(c.isspace() for c in v):
         raise ValueError(f"{shown!r} contains a space; a URL cannot")
+    if _CONTROL.search(v):
+        raise ValueError(f"{shown!r} contains a control character; a URL cannot")
     parts = urlsplit(v)
     if parts.scheme not in ("http", "https"):
         given = f"uses {parts.scheme}://" if parts.scheme else "is not a URL"
@@ -130,12 +188,66 @@ def _aware_datetime(v: object) -> datetime:
         raise ValueError(f'a date-time must be a string like "2025-11-11T16:00:00Z", not {v!r}')
     if v.tzinfo is None:
         raise ValueError(f"{v.isoformat()} has no time zone; add Z or an offset like +00:00")
+    try:
+        v.astimezone(timezone.utc)  # 9999-12-31T23:00-05:00 is past what a datetime holds
+    except OverflowError:
+        raise ValueError(f"{v.isoformat()} is out of range; a date-time must fall within the years 1-9999 in UTC") from None
+    return v
+
+
+# C0, DEL, C1, bidirectional controls and line/paragraph separators (what
+# widgets.literal escapes): a name is shown on screens, in reports and in the audit
+# trail, where such a character hides or rewrites text.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def _no_control(v: object, what: str = "a name") -> object:
+    if isinstance(v, str):
+        m = _CONTROL.search(v)
+        if m:
+            raise ValueError(
+                f"{v!r} contains a control character ({m.group(0)!r}); {what} is shown on screens and in "
+                "the audit trail, so it cannot hold one"
+            )
     return v
 
 
 def _name(v: object) -> str:
     if isinstance(v, str) and (not v.strip() or v != v.strip()):
         raise ValueError(f"{v!r}: a name cannot be empty or start or end with spaces")
+    return _no_control(v)  # type: ignore[return-value]
+
+
+# RFC 7230 token; gonogo frames its requests itself, so these are not the config's.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+
+
+def _headers(v: object) -> dict[str, str]:
+    """`headers = { Authorization = "Bearer ${TOKEN}" }`: names are tokens, values
+    printable ASCII (no CR, LF or NUL: no header injection). A value is never put
+    in a message: it is a secret."""
+    if not isinstance(v, dict):
+        raise ValueError('headers is a table of names and values, like headers = { Authorization = "Bearer ${TOKEN}" }')
+    seen: dict[str, str] = {}
+    for name, value in v.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise _KeyError((name,), f"{name!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+        if name.lower() in _RESERVED_HEADERS:
+            raise _KeyError((name,), f"{name!r} is set by gonogo itself; it cannot be configured")
+        if name.lower() in seen:
+            raise _KeyError((name,), f"{name!r} is given twice (header names ignore case; see {seen[name.lower()]!r})")
+        seen[name.lower()] = name
+        if not isinstance(value, str):
+            raise _KeyError((name,), f"the value of header {name!r} must be a string in quotes")
+        bad = re.search(r"[^\t\x20-\x7e]", value)
+        if bad:
+            kind = "a non-ASCII character" if ord(bad.group(0)) > 0x9F else f"a control character ({bad.group(0)!r})"
+            raise _KeyError(
+                (name,),
+                f"the value of header {name!r} contains {kind}; header values are printable ASCII "
+                "(no CR, LF or NUL) (the value is not shown: header values are secret)",
+            )
     return v  # type: ignore[return-value]
 
 
@@ -143,6 +255,7 @@ HttpUrl = Annotated[str, BeforeValidator(_http_url)]
 DbUrl = Annotated[str, BeforeValidator(_db_url)]
 AwareDatetime = Annotated[datetime, BeforeValidator(_aware_datetime)]
 Name = Annotated[str, BeforeValidator(_name)]
+Headers = Annotated[dict[str, str], BeforeValidator(_headers)]
 
 
 class Section(BaseModel):
@@ -151,16 +264,21 @@ class Section(BaseModel):
 
 
 class ConsoleSection(Section):
-    refresh: Duration = timedelta(seconds=1)
-    operator: str = ""  # who signs actions; empty: $USER
+    refresh: Annotated[timedelta, _duration_within("the refresh", MAX_INTERVAL, MIN_REFRESH)] = timedelta(seconds=1)
+    operator: Annotated[str, BeforeValidator(lambda v: _no_control(v, "the operator"))] = ""  # empty: $USER
     read_only: bool = False
 
 
 class DatabaseSection(Section):
     url: DbUrl = ""
+    # The login configured SQL (sql gates, cost_query, events_query) runs as: a
+    # read-only role of the monitored system. Empty: the role gonogo_reader on the
+    # server and database of `url`, without a password (the embedded server creates
+    # it). Never the console's own role; see console/store/sandbox.py.
+    query_url: DbUrl = ""
     data_dir: str = "~/.local/share/gonogo"
-    retention: Duration = timedelta(days=2)  # raw probe rows; rollups keep longer
-    statement_timeout: Duration = timedelta(seconds=5)
+    retention: Annotated[timedelta, _duration_within("the retention", MAX_WINDOW)] = timedelta(days=2)  # raw probe rows
+    statement_timeout: Timeout = timedelta(seconds=5)
 
     @property
     def data_path(self) -> Path:
@@ -220,10 +338,11 @@ class RolloutSection(Section):
 class Target(Section):
     name: Name
     url: HttpUrl
-    interval: Duration = timedelta(seconds=15)
-    timeout: Duration = timedelta(seconds=2)
+    interval: Interval = timedelta(seconds=15)
+    timeout: Timeout = timedelta(seconds=2)
     expect_status: list[int] = Field(default_factory=lambda: [200])
-    max_body: int = Field(default=65536, gt=0)
+    max_body: int = Field(default=65536, gt=0, le=64 * 1024 * 1024)
+    headers: Headers = Field(default_factory=dict)  # sent with every probe; values are secret
 
     @field_validator("expect_status")
     @classmethod
@@ -247,11 +366,11 @@ class Gate(Section):
     source: Literal["probe", "promql", "sql"]
     metric: str = ""  # probe gates: error_rate | p95_latency | uptime | checks_passing (default: name)
     target: str = ""  # probe gates: one target's probes only (default: all targets)
-    window: Duration = timedelta(minutes=5)
+    window: Window = timedelta(minutes=5)
     query: str = ""
-    interval: Duration = timedelta(seconds=30)  # promql / sql gates
-    timeout: Duration = timedelta(seconds=5)
-    unit: str | None = None
+    interval: Interval = timedelta(seconds=30)  # promql / sql gates
+    timeout: Timeout = timedelta(seconds=5)
+    unit: Annotated[str | None, BeforeValidator(lambda v: _no_control(v, "a unit"))] = None
     green: str | None = None  # e.g. "< 0.1"
     red: str | None = None  # e.g. "> 1.0"
 
@@ -271,6 +390,8 @@ class Gate(Section):
         else:
             if not self.query.strip():
                 raise _KeyError(("query",), f"a {self.source} gate needs a query whose single number is the value")
+            if self.source == "sql" and (problem := one_statement_problem(self.query)):
+                raise _KeyError(("query",), problem)
             if self.metric:
                 raise _KeyError(("metric",), f"only probe gates take a metric; a {self.source} gate's value is its query's")
             if self.target:
@@ -331,13 +452,15 @@ class Gate(Section):
 
 class PrometheusSection(Section):
     url: HttpUrl = ""
-    timeout: Duration = timedelta(seconds=5)
+    timeout: Timeout = timedelta(seconds=5)
+    headers: Headers = Field(default_factory=dict)  # sent with every query; values are secret
 
 
 class AlertmanagerSection(Section):
     url: HttpUrl = ""
-    interval: Duration = timedelta(seconds=15)
-    timeout: Duration = timedelta(seconds=5)
+    interval: Interval = timedelta(seconds=15)
+    timeout: Timeout = timedelta(seconds=5)
+    headers: Headers = Field(default_factory=dict)  # sent with every request; values are secret
 
 
 class AlertsSection(Section):
@@ -348,7 +471,15 @@ class AlertsSection(Section):
     cost_query: str = ""  # SQL giving today's cost in dollars
     cost_budget: float = Field(default=10.0, ge=0)
     events_query: str = ""  # SQL giving rows (at, severity, name, summary) from the monitored system
-    interval: Duration = timedelta(seconds=30)
+    interval: Interval = timedelta(seconds=30)
+
+    @field_validator("cost_query", "events_query")
+    @classmethod
+    def _one_statement(cls, v: str) -> str:
+        problem = one_statement_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
 
 
 class AutoRollbackSection(Section):
@@ -358,8 +489,8 @@ class AutoRollbackSection(Section):
 
     enabled: bool = True
     gates: list[str] = Field(default_factory=lambda: ["error_rate", "p95_latency"])
-    sustain: Duration = timedelta(minutes=5)
-    consecutive: int = Field(default=3, ge=1)
+    sustain: Window = timedelta(minutes=5)
+    consecutive: int = Field(default=3, ge=1, le=10000)
 
 
 class ActuatorSection(Section):
@@ -370,7 +501,8 @@ class ActuatorSection(Section):
     url: HttpUrl = ""  # http: POST {flag, percentage, previous, enabled, idempotency_key}
     command: list[str] = Field(default_factory=list)  # command: argv with {flag} {percentage} {previous}
     file: str = ""  # file: a feature_flags.json, written atomically
-    timeout: Duration = timedelta(seconds=10)
+    headers: Headers = Field(default_factory=dict)  # http: sent with every POST; values are secret
+    timeout: Timeout = timedelta(seconds=10)
     retries: int = Field(default=2, ge=0, le=10)
 
     @model_validator(mode="after")
@@ -384,20 +516,48 @@ class ActuatorSection(Section):
         if self.type == "database" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", self.table):
             raise _KeyError(("table",), f"{self.table!r} is not a table name (schema.table or table)")
         for i, arg in enumerate(self.command):
-            try:
-                arg.format(flag="f", percentage=0, previous=0, key="k")
-            except (KeyError, IndexError, ValueError):
-                raise _KeyError(("command", i), f"{arg!r}: the only placeholders are {{flag}}, {{percentage}}, {{previous}}, {{key}}") from None
+            problem = _placeholder_problem(arg)
+            if problem:
+                raise _KeyError(
+                    ("command", i),
+                    f"{arg!r}: {problem}; the only placeholders are {{flag}}, {{percentage}}, {{previous}}, {{key}} "
+                    "(and {{ or }} for a brace)",
+                )
         return self
+
+
+_PLACEHOLDERS = frozenset({"flag", "percentage", "previous", "key"})
+
+
+def _placeholder_problem(arg: str) -> str | None:
+    """Why a command argument's placeholders are not exactly the documented ones:
+    `{flag.x}`, `{flag[0]}`, `{flag!r}` and `{flag:>5}` reach into objects or
+    format them, which str.format would do at actuation time."""
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(arg) if name is not None]
+    except ValueError as e:
+        return f"{e}".replace("'", "").lower().rstrip(".")
+    for name, spec, conv in fields:
+        if name not in _PLACEHOLDERS:
+            return f"{{{name}}} is not a placeholder" if name else "{} is not a placeholder"
+        if spec or conv:
+            return f"{{{name}}} takes no conversion or format"
+    return None
 
 
 class BurnInSection(Section):
     start: AwareDatetime = datetime.fromisoformat("2025-11-11T16:00:00+00:00")
-    days: int = Field(default=7, gt=0)
+    days: int = Field(default=7, gt=0, le=3650)
     review: AwareDatetime = datetime.fromisoformat("2025-11-24T09:00:00+00:00")
 
     @model_validator(mode="after")
     def _order(self) -> "BurnInSection":
+        try:
+            self.start + timedelta(days=self.days + 1)  # the end, with a day to spare for the countdown
+        except OverflowError:
+            raise _KeyError(
+                ("days",), f"a burn-in of {self.days} days from {self.start.isoformat()} ends after the year 9999"
+            ) from None
         if self.review < self.start:
             raise _KeyError(
                 ("review",),
@@ -463,7 +623,11 @@ class Config(Section):
 
     @property
     def operator(self) -> str:
-        return self.console.operator or os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+        """`[console] operator` (checked at load), else $USER / $LOGNAME. The
+        environment is not checked at load, so a control character there is shown
+        escaped (`bob\\x1b`) rather than failing every action or reaching a terminal."""
+        name = self.console.operator or os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+        return visible(name, limit=100)
 
     def gate(self, name: str) -> Gate:
         return next(g for g in self.gates if g.name == name)
@@ -513,22 +677,17 @@ def load_config(path: Path | str | None = None, *, env: typing.Mapping[str, str]
                 "Try `gonogo demo`, or copy the repository's config.toml."
             )
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a config file; give the path of a .toml file") from None
-    except PermissionError:
-        raise ConfigError(f"{path}: cannot read it (permission denied)") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: cannot read it: not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read it ({e.strerror or e})") from None
+    text = _read_config_text(path)
+    deep = _too_deep_at(text)
+    if deep is not None:
+        raise ConfigError(_too_deep_error(path, text, *deep))
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(_toml_error(path, text, e)) from None
+    except RecursionError:  # the scan above should have caught it; never a traceback
+        raise ConfigError(f"{path}: nested too deeply to read (more than {MAX_NESTING} levels of [ ] and {{ }})") from None
+    templates = _substitute_env(raw, env, path=path, text=text)
     override = env.get("GONOGO_DATABASE_URL")
     if override:
         try:
@@ -539,7 +698,145 @@ def load_config(path: Path | str | None = None, *, env: typing.Mapping[str, str]
             raw["database"] = {}
         if isinstance(raw["database"], dict):
             raw["database"]["url"] = override
-    return parse_config(raw, path=path, text=text)
+    return parse_config(raw, path=path, text=text, env_templates=templates)
+
+
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_NESTING = 32  # levels of [ ] and { }; no key of the schema uses more than 3
+_FILE_KINDS = [(stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+
+
+def _read_config_text(path: Path) -> str:
+    """The file's text: a regular file of at most 1 MiB of UTF-8. A device
+    (`/dev/zero`), a pipe or a directory is refused before anything is read from
+    it, and the read itself stops at 1 MiB + 1 byte."""
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer must not hang the command.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file; give the path of a .toml file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read it (permission denied)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read it ({e.strerror or e})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise ConfigError(f"{path}: is a directory, not a config file; give the path of a .toml file")
+        kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+        raise ConfigError(f"{path}: is {kind}, not a regular file; give the path of a .toml file")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read it ({e.strerror or e})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: too large: a config file is at most 1 MiB ({MAX_CONFIG_BYTES} bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: cannot read it: not UTF-8 text (byte {e.start})") from None
+
+
+# Strings and comments (skipped), brackets and braces (counted), newlines (for the
+# line number). Unterminated strings are left to tomllib to report.
+_NESTING_TOKENS = re.compile(
+    r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"{3,5}'
+    r"|'''[\s\S]*?'{3,5}"
+    r'|"(?:[^"\\\n]|\\.)*"'
+    r"|'[^'\n]*'"
+    r"|#[^\n]*"
+    r"|[\[\]{}\n]"
+)
+
+
+def _too_deep_at(text: str, limit: int = MAX_NESTING) -> tuple[int, int] | None:
+    """(line, column) where [ ] / { } nesting first goes past `limit`, else None.
+    tomllib recurses once per level, so 100 000 `[` would end in a RecursionError."""
+    depth, line, line_start = 0, 1, 0
+    for m in _NESTING_TOKENS.finditer(text):
+        token = m.group(0)
+        if token in "[{":
+            depth += 1
+            if depth > limit:
+                return line, m.start() - line_start + 1
+        elif token in "]}":
+            depth = max(depth - 1, 0)
+        elif "\n" in token:
+            line += token.count("\n")
+            line_start = m.start() + token.rindex("\n") + 1
+    return None
+
+
+def _too_deep_error(path: Path, text: str, line: int, column: int) -> str:
+    """Name the key being written where the nesting goes too deep (the last key
+    at or before that line), like every other config error."""
+    index = {loc: n for loc, n in _line_index(text).items() if n <= line and loc and isinstance(loc[-1], str)}
+    loc = max(index, key=index.__getitem__) if index else ()
+    where = describe_loc(loc, {}, text) if loc else f"top level (line {line})"
+    at = f"column {column}" if loc and index[loc] == line else f"line {line}, column {column}"
+    return mask_text(
+        f"{path}: {where}: nested more than {MAX_NESTING} levels of [ ] and {{ }} deep (at {at}); "
+        "no setting is nested more than 3"
+    )
+
+
+_ENV_REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
+
+
+def _substitute_env(raw: dict, env: typing.Mapping[str, str], *, path: Path, text: str) -> dict[str, str]:
+    """Replace `${NAME}` in every string value of the parsed document (in place:
+    the document is this load's own) with the environment variable NAME; `$${` is a
+    literal `${`. Every value taken from the environment is registered as a secret.
+    Returns {substituted string: the string as written}, so that an error can show
+    what the file says instead of the value."""
+    templates: dict[str, str] = {}
+    todo: list[tuple[dict | list, str | int, tuple]] = [(raw, k, (k,)) for k in raw]
+    while todo:  # a loop, not recursion: a dotted key can nest tables thousands deep
+        parent, key, loc = todo.pop()
+        value = parent[key]  # type: ignore[index]
+        if isinstance(value, dict):
+            todo.extend((value, k, loc + (k,)) for k in value)
+        elif isinstance(value, list):
+            todo.extend((value, i, loc + (i,)) for i in range(len(value)))
+        elif isinstance(value, str) and "${" in value:
+            new = _expand(value, env, lambda msg: ConfigError(mask_text(f"{path}: {describe_loc(loc, raw, text)}: {msg}")))
+            if new != value:
+                parent[key] = new  # type: ignore[index]
+                templates[new] = value
+    return templates
+
+
+def _expand(value: str, env: typing.Mapping[str, str], error: typing.Callable[[str], ConfigError]) -> str:
+    def one(m: re.Match) -> str:
+        if m.group(0) == "$${":
+            return "${"
+        name = m.group(1)
+        if name is None:
+            raise error('"${" must start a reference like ${GONOGO_HOOK_TOKEN} (write $${ for a literal ${)')
+        if name not in env:
+            raise error(f"environment variable {name} is not set")
+        register_secret(env[name])
+        return env[name]
+
+    return _ENV_REF.sub(one, value)
+
+
+def _unexpand(msg: str, templates: typing.Mapping[str, str]) -> str:
+    """Put back the `${NAME}` the file wrote wherever an error message quotes a
+    value taken from the environment (as is, repr-escaped or as a masked URL)."""
+    forms: dict[str, str] = {}
+    for value, template in templates.items():
+        for form in (value, repr(value)[1:-1], mask_url(value)):
+            if form and form not in (template, mask_url(template)):
+                forms.setdefault(form, template)
+    for form in sorted(forms, key=len, reverse=True):
+        msg = msg.replace(form, forms[form])
+    return msg
 
 
 def _toml_error(path: Path, text: str, e: tomllib.TOMLDecodeError) -> str:
@@ -562,16 +859,29 @@ def _toml_error(path: Path, text: str, e: tomllib.TOMLDecodeError) -> str:
     return f"{path}: not valid TOML (line {line_no}, column {col}): {reason}{shown}{hint}"
 
 
-def parse_config(raw: dict, *, path: Path | str = "config.toml", text: str = "") -> Config:
+def parse_config(
+    raw: dict, *, path: Path | str = "config.toml", text: str = "", env_templates: typing.Mapping[str, str] | None = None
+) -> Config:
     """Validate an already-parsed TOML document; `text` (the file's text) is only
-    used to find line numbers for the message."""
+    used to find line numbers for the message, `env_templates` (substituted value →
+    as written) to show `${NAME}` rather than a value from the environment. Every
+    header value is registered as a secret."""
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate(raw)
     except ValidationError as e:
         errors = e.errors()
         loc, msg = _explain(errors[0], raw)
         more = f" ({len(errors) - 1} more problem(s) after this one)" if len(errors) > 1 else ""
-        raise ConfigError(mask_text(f"{path}: {describe_loc(loc, raw, text)}: {msg}{more}")) from None
+        message = f"{path}: {describe_loc(loc, raw, text)}: {msg}{more}"
+        raise ConfigError(mask_text(_unexpand(message, env_templates or {}))) from None
+    for value in _header_values(config):
+        register_secret(value)
+    return config
+
+
+def _header_values(config: Config) -> list[str]:
+    sections = [*config.targets, config.prometheus, config.alertmanager, config.actuator]
+    return [v for s in sections for v in s.headers.values()]
 
 
 # --- turning a pydantic error into words --------------------------------------------

@@ -15,6 +15,11 @@ _UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _FORMS = '"500ms", "15s", "5m", "12h", "7d"'
 
 
+class DurationTooLong(ValueError):
+    """More than a timedelta holds (999 999 999 days); the config names its own,
+    much smaller, bound instead."""
+
+
 def parse_duration(text: object) -> timedelta:
     """`"15s"` → `timedelta(seconds=15)`; raises ValueError with a message meant for
     the person who wrote the config. A `timedelta` (from code, not from a file) is
@@ -41,7 +46,7 @@ def parse_duration(text: object) -> timedelta:
     try:
         td = timedelta(seconds=seconds)
     except OverflowError:
-        raise ValueError(f"{text!r} is too long for a duration") from None
+        raise DurationTooLong(f"{text!r} is too long for a duration (at most 999999999 days)") from None
     if td <= timedelta(0):  # below a microsecond: rounds to nothing
         raise ValueError(f"{text!r}: a duration must be at least 1ms")
     return td

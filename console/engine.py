@@ -34,6 +34,7 @@ from checks.models import (
     Snapshot,
     SourceHealth,
 )
+from checks.sql_result import event_rows
 from checks.verdict import format_value
 from checks.verdict import reasons as verdict_reasons
 from checks.verdict import verdict as decide
@@ -47,6 +48,7 @@ from .sources.alertmanager import fetch_alerts
 from .sources.prometheus import promql_value
 from .rollout import CHANNEL, RolloutController, make_controller
 from .store.db import Store, StoreUnavailable, describe_db_error
+from .store.sandbox import QueryRefused
 
 log = logging.getLogger("gonogo.engine")
 
@@ -353,10 +355,14 @@ class Engine:
         try:
             if gate.source == "promql":
                 value = await promql_value(
-                    self.client, self.config.prometheus.url, gate.query, gate.timeout.total_seconds()
+                    self.client, self.config.prometheus.url, gate.query, gate.timeout.total_seconds(),
+                    headers=self.config.prometheus.headers,
                 )
             else:
-                value = await self.store.sql_value(gate.query, gate.timeout)
+                value = await self.store.sandbox.value(gate.query, gate.timeout)
+                if value is None:  # NULL: no data, which is never green
+                    self.state.query_results[gate.name] = QueryResult(None, "the query returned NULL", now)
+                    return
             self.state.query_results[gate.name] = QueryResult(value=value, observed_at=now)
         except StoreUnavailable as e:
             self._db_down(str(e), now)
@@ -373,7 +379,7 @@ class Engine:
         while True:
             now = self.clock()
             try:
-                alerts = await fetch_alerts(self.client, am.url, am.timeout.total_seconds())
+                alerts = await fetch_alerts(self.client, am.url, am.timeout.total_seconds(), headers=am.headers)
                 self.state.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=True, since=now)
                 if self.leader:
                     for a in alerts:
@@ -397,6 +403,8 @@ class Engine:
             if self.leader and self.state.database.ok:
                 try:
                     await self._apply_alert_rules()
+                    if "alert rules" in self.state.sources:  # a past problem is over
+                        self.state.sources["alert rules"] = SourceHealth(name="alert rules", ok=True, since=self.clock())
                 except StoreUnavailable as e:
                     self._db_down(str(e), self.clock())
                 except (psycopg.Error, ValueError) as e:
@@ -427,25 +435,35 @@ class Engine:
                 firing["rule:5xx_per_minute"] = (
                     "warning", "5xx burst", f"{n5xx} 5xx answers in the last minute (> {cfg.max_5xx_per_minute})"
                 )
+        # A refused configured query (cost_query, events_query) is reported, and must
+        # not stop the other rules: it is collected and raised at the end.
+        refused: list[str] = []
+        timeout = self.config.database.statement_timeout
         if cfg.cost_query:
-            cost = await self.store.sql_value(cfg.cost_query, self.config.database.statement_timeout)
-            if cost is not None and cost > cfg.cost_budget:
-                firing["rule:cost"] = ("critical", "cost over budget", f"${cost:.2f} today > ${cfg.cost_budget:.2f}")
+            try:
+                cost = await self.store.sandbox.value(cfg.cost_query, timeout)
+            except QueryRefused as e:
+                refused.append(f"cost_query: {e}")
+            else:
+                if cost is not None and cost > cfg.cost_budget:
+                    firing["rule:cost"] = ("critical", "cost over budget", f"${cost:.2f} today > ${cfg.cost_budget:.2f}")
         for fp, (sev, name, summary) in firing.items():
             await self.store.raise_alert(fp, "rule", sev, name, summary)
         await self.store.resolve_missing("rule", list(firing))
         if cfg.events_query:
-            rows = await self.store.sql_rows(cfg.events_query, self.config.database.statement_timeout)
-            keep = []
-            for row in rows:
-                if len(row) < 3:
-                    raise ValueError("events_query must return at, severity, name[, summary]")
-                at, sev, name = row[0], str(row[1]), str(row[2])
-                summary = str(row[3]) if len(row) > 3 and row[3] is not None else ""
-                fp = "ev:" + hashlib.sha1(f"{at}|{name}|{summary}".encode()).hexdigest()[:16]
-                keep.append(fp)
-                await self.store.raise_alert(fp, "events", sev, name, summary, at)
-            await self.store.resolve_missing("events", keep)
+            try:
+                events = event_rows(await self.store.sandbox.rows(cfg.events_query, timeout))
+            except ValueError as e:  # QueryRefused, or a row of the wrong shape
+                refused.append(f"events_query: {e}")
+            else:
+                keep = []
+                for ev in events:
+                    fp = "ev:" + hashlib.sha1(f"{ev.at}|{ev.name}|{ev.summary}".encode()).hexdigest()[:16]
+                    keep.append(fp)
+                    await self.store.raise_alert(fp, "events", ev.severity, ev.name, ev.summary, ev.at)
+                await self.store.resolve_missing("events", keep)
+        if refused:
+            raise ValueError("; ".join(refused))
 
     async def _auto_rollback(self, now: datetime, rollout, readings) -> None:
         """Roll back, without a human, only on a breach sustained over the whole

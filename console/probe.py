@@ -94,6 +94,7 @@ async def probe(client: httpx.AsyncClient, target: Target, *, now: Now = None) -
             async with client.stream(
                 "GET",
                 target.url,
+                headers=target.headers or None,  # over the client's defaults; values are registered secrets
                 timeout=httpx.Timeout(limit),
                 extensions={"trace": conn.trace},
             ) as response:

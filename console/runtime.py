@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
+
 from .config import Config
-from .store.db import Store
+from .store.db import Store, StoreUnavailable, describe_db_error
 from .store.embedded import start_embedded
+from .store.sandbox import grant_reader
 
 
 def database_url(config: Config, *, embedded_name: str = "pg") -> str:
@@ -18,8 +21,17 @@ def database_url(config: Config, *, embedded_name: str = "pg") -> str:
 
 async def open_store(config: Config, *, embedded_name: str = "pg", migrate: bool = True) -> Store:
     url = await asyncio.to_thread(database_url, config, embedded_name=embedded_name)
-    store = Store(url, statement_timeout=config.database.statement_timeout)
+    store = Store(url, statement_timeout=config.database.statement_timeout,
+                  query_url=config.database.query_url or None)
     await store.open()
     if migrate:
         await store.migrate()
+        if not config.database.url:
+            # The embedded server's reader role must see the schemas the migrations made
+            # (gonogo_shared) and never the console's own: the grants follow them.
+            try:
+                await asyncio.to_thread(grant_reader, url)
+            except psycopg.Error as e:
+                await store.close()
+                raise StoreUnavailable(f"cannot set up the read-only role: {describe_db_error(e)}") from e
     return store

@@ -23,8 +23,8 @@ import pytest
 
 from checks.models import Bands, Condition
 from console.config import Config, ConfigError, load_config, parse_config
-from console.durations import format_duration, parse_duration
-from console.secrets import mask_text, mask_url
+from console.durations import DurationTooLong, format_duration, parse_duration
+from console.secrets import forget_secrets, mask_text, mask_url, register_secret
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
@@ -135,6 +135,17 @@ REQUIRED_CASES = {
     "duplicate_target_names", "duplicate_gate_names", "probe_gate_missing_target",
     "promql_gate_without_prometheus", "auto_rollback_missing_gate", "burn_in_start_without_tz",
     "burn_in_review_before_start",
+    # bounds (issue 8)
+    "nesting_too_deep", "actuator_command_attribute_placeholder", "actuator_command_index_placeholder",
+    "actuator_command_format_spec", "statement_timeout_too_long", "refresh_too_short", "duration_overflows",
+    "target_timeout_too_long", "gate_window_too_long", "soak_too_long", "burn_in_days_too_many",
+    "burn_in_ends_after_9999", "burn_in_start_out_of_range", "target_name_control_char", "gate_name_nul",
+    "operator_control_char",
+    # secrets (issue 8)
+    "env_var_not_set", "env_reference_malformed", "header_name_invalid", "header_value_newline", "header_reserved",
+    # configured SQL runs one statement (issue 8)
+    "sql_gate_two_statements", "sql_gate_multiline_two_statements", "events_query_two_statements",
+    "cost_query_two_statements", "database_query_url_not_postgres",
 }
 
 
@@ -155,6 +166,13 @@ def test_each_bad_case_is_bad_only_for_its_marked_line():
         ("probe_gate_missing_target", ('target = "billing"', 'target = "auth"')),
         ("auto_rollback_missing_gate", ('"p95"]', '"p95_latency"]')),
         ("burn_in_review_before_start", ("2025-11-10T09", "2025-11-24T09")),
+        ("statement_timeout_too_long", ('"25h"', '"24h"')),
+        ("refresh_too_short", ('"50ms"', '"100ms"')),
+        ("gate_window_too_long", ('"401d"', '"400d"')),
+        ("burn_in_days_too_many", ("3651", "3650")),
+        ("actuator_command_attribute_placeholder", ("{flag.nope}", "{{flag.nope}}")),
+        ("actuator_command_format_spec", ("{percentage:>3}", "{percentage}")),
+        ("operator_control_char", ("\\u009b", "-")),
     ]:
         text = (BAD / f"{name}.toml").read_text()
         assert fixed[0] in text, name
@@ -462,7 +480,8 @@ def test_durations_parse(text, expected):
 def test_bad_durations_raise_value_error_naming_the_value(bad):
     with pytest.raises(ValueError) as info:
         parse_duration(bad)
-    assert type(info.value) is ValueError  # not OverflowError, not a pydantic error
+    # a plain ValueError (or DurationTooLong, one): not OverflowError, not a pydantic error
+    assert type(info.value) in (ValueError, DurationTooLong)
     assert repr(bad)[:20] in str(info.value) or str(bad)[:20] in str(info.value)
 
 
@@ -483,67 +502,286 @@ def test_format_duration_picks_the_largest_whole_unit():
 @pytest.mark.parametrize(
     "url, masked",
     [
-        ("postgresql://app:hunter2@db:5432/gonogo", "postgresql://app:***@db:5432/gonogo"),
-        ("postgres://app:hunter2@db/gonogo?sslmode=require", "postgres://app:***@db/gonogo?sslmode=require"),
-        ("postgresql://app:p@ss@db/x", "postgresql://app:***@db/x"),
-        ("postgresql://app:pa/ss@db/x", "postgresql://app:***@db/x"),
-        ("postgresql://db/x?user=app&password=hunter2&sslmode=require",
-         "postgresql://db/x?user=app&password=***&sslmode=require"),
-        ("postgresql://app:hunter2@db/x?password=hunter2", "postgresql://app:***@db/x?password=***"),
+        # a URL shows its scheme, host and port: userinfo, path, query and fragment never
+        ("postgresql://app:hunter2@db:5432/gonogo", "postgresql://db:5432/***"),
+        ("postgres://app:hunter2@db/gonogo?sslmode=require", "postgres://db/***"),
+        ("postgresql://app:p@ss@db/x", "postgresql://db/***"),
+        ("postgresql://app:pa/ss@db/x", "postgresql://db/***"),
+        ("postgresql://db/x?user=app&password=hunter2&sslmode=require", "postgresql://db/***"),
+        ("postgresql://app:hunter2@db/x?password=hunter2", "postgresql://db/***"),
+        ("postgresql://app@db:5432/gonogo", "postgresql://db:5432/***"),
+        ("postgresql:///gonogo?host=/var/run/postgresql", "postgresql:///***"),
+        ("https://hooks.example:8443/T01/B02/hunter2", "https://hooks.example:8443/***"),
+        ("https://hooks.example/flags?token=hunter2&x=1", "https://hooks.example/***"),
+        ("https://hooks.example/#hunter2", "https://hooks.example/***"),
+        ("http://hunter2@[::1]:9090/api", "http://[::1]:9090/***"),
+        ("http://host:8080/path@v2", "http://host:8080/***"),
+        ("http://hunter2 x/", "http://***"),  # not a host: nothing shown
+        # nothing after the host but "/": shown as written, less its userinfo
+        ("http://127.0.0.1:9090", "http://127.0.0.1:9090"),
+        ("http://127.0.0.1:9090/", "http://127.0.0.1:9090/"),
+        ("https://bot:hunter2@hooks.example/", "https://hooks.example/"),
+        # libpq key=value strings: the password
         ("host=db user=app password=hunter2 dbname=x", "host=db user=app password=*** dbname=x"),
         ("host=db password = 'hun ter2' dbname=x", "host=db password = *** dbname=x"),
         ("host=db PASSWORD=hunter2", "host=db PASSWORD=***"),
     ],
 )
-def test_mask_url_hides_passwords(url, masked):
+def test_mask_url_shows_only_scheme_host_and_port(url, masked):
     assert mask_url(url) == masked
-    assert "hunter2" not in mask_url(url) and "ss@db" not in mask_url(url).replace("***@db", "")
+    assert "hunter2" not in mask_url(url) and "ter2" not in mask_url(url)
+    if "://" in url:
+        assert "app" not in mask_url(url)  # a user name is userinfo too
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "",
-        "postgresql://app@db:5432/gonogo",
-        "postgresql://db/gonogo?sslmode=require&application_name=gonogo",
-        "postgresql:///gonogo?host=/var/run/postgresql",
-        "http://127.0.0.1:8080/health/api",
-        "http://host:8080/path@v2",
-        "host=db user=app dbname=x",
-    ],
-)
-def test_mask_url_leaves_passwordless_urls_unchanged(url):
-    assert mask_url(url) == url
+@pytest.mark.parametrize("text", ["", "host=db user=app dbname=x", "not a url at all"])
+def test_mask_url_leaves_text_without_secrets_unchanged(text):
+    assert mask_url(text) == text
 
 
 def test_mask_text_masks_every_url_and_libpq_password_in_a_message():
     text = (
         "connection to postgresql://app:hunter2@db:5432/x?sslmode=require failed; "
         "retrying 'host=db password=hunter3 dbname=x' and "
-        "http://probe:hunter4@127.0.0.1:8080/health (timeout); http://127.0.0.1:9090 is fine"
+        "http://probe:hunter4@127.0.0.1:8080/health (timeout); http://127.0.0.1:9090 is fine."
     )
     masked = mask_text(text)
     for secret in ("hunter2", "hunter3", "hunter4"):
         assert secret not in masked
     assert masked == (
-        "connection to postgresql://app:***@db:5432/x?sslmode=require failed; "
+        "connection to postgresql://db:5432/*** failed; "
         "retrying 'host=db password=*** dbname=x' and "
-        "http://probe:***@127.0.0.1:8080/health (timeout); http://127.0.0.1:9090 is fine"
+        "http://127.0.0.1:8080/*** (timeout); http://127.0.0.1:9090 is fine."
     )
 
 
-def test_mask_text_keeps_query_parameters_after_a_password():
-    assert mask_text("at postgresql://db/x?password=hunter2&sslmode=require now") == (
-        "at postgresql://db/x?password=***&sslmode=require now"
+def test_mask_text_keeps_the_punctuation_after_a_url():
+    assert mask_text("at postgresql://db/x?password=hunter2&sslmode=require, then (http://h:80).") == (
+        "at postgresql://db/***, then (http://h:80)."
     )
 
 
-@pytest.mark.parametrize("url,masked", [
-    ("https://hooks.example/flags?token=abc123&x=1", "https://hooks.example/flags?token=***&x=1"),
-    ("https://x/y?api_key=K&access_token=T&sig=S&page=2", "https://x/y?api_key=***&access_token=***&sig=***&page=2"),
-    ("http://127.0.0.1:8080/health?x=1", "http://127.0.0.1:8080/health?x=1"),
+# --- secrets: ${NAME} from the environment, headers, the registry (issue 8) ----------
+
+
+@pytest.fixture
+def fresh_secrets():
+    """The secrets registry is process-wide: start and leave it empty."""
+    forget_secrets()
+    yield
+    forget_secrets()
+
+
+def test_env_references_are_substituted_in_every_string(tmp_path, fresh_secrets):
+    path = write(tmp_path, VALID_BASE.replace("/health", "/health/${GONOGO_T_PATH}") + """
+[console]
+operator = "${GONOGO_T_OPERATOR}"
+
+[actuator]
+type = "command"
+command = ["deploy", "--token=${GONOGO_T_TOKEN}", "{flag}", "$${{LITERAL}}"]
+""")
+    env = {"GONOGO_T_PATH": "p4th-s3cret", "GONOGO_T_OPERATOR": "carol", "GONOGO_T_TOKEN": "tok3n-s3cret"}
+    config = load_config(path, env=env)
+    assert config.targets[0].url == "http://127.0.0.1:8080/health/p4th-s3cret"
+    assert config.console.operator == "carol"
+    assert config.actuator.command == ["deploy", "--token=tok3n-s3cret", "{flag}", "${{LITERAL}}"]  # $${ is ${
+    # values from the environment are never displayed, wherever they turn up
+    shown = mask_text("deploy --token=tok3n-s3cret failed for p4th-s3cret (carol)")
+    assert shown == "deploy --token=*** failed for *** (***)"
+
+
+def test_an_unset_variable_names_file_key_and_line(tmp_path):
+    path = write(tmp_path, VALID_BASE + '\n[prometheus]\nurl = "http://127.0.0.1:9090"\nheaders = { Authorization = "Bearer ${GONOGO_PROM_TOKEN}" }\n')
+    msg = refused(path, env={"OTHER": "x"})
+    line = path.read_text().splitlines().index('headers = { Authorization = "Bearer ${GONOGO_PROM_TOKEN}" }') + 1
+    assert msg == (f"{path}: [prometheus], key 'headers.Authorization' (line {line}): "
+                   "environment variable GONOGO_PROM_TOKEN is not set")
+
+
+def test_an_error_in_a_value_from_the_environment_shows_the_reference_not_the_value(tmp_path, fresh_secrets):
+    path = write(tmp_path, VALID_BASE + '\n[alertmanager]\nurl = "${GONOGO_AM_URL}"\n')
+    msg = refused(path, env={"GONOGO_AM_URL": "ftp://am-user:am-pass@alerts.internal/x"})
+    assert "'${GONOGO_AM_URL}' uses ftp://" in msg
+    for leaked in ("am-user", "am-pass", "alerts.internal"):
+        assert leaked not in msg, msg
+    path = write(tmp_path, VALID_BASE.replace('name = "api"', 'name = "${GONOGO_T_NAME}"'))
+    msg = refused(path, env={"GONOGO_T_NAME": " sp4ced-name"})
+    assert "sp4ced-name" not in msg and "${GONOGO_T_NAME}" in msg, msg
+
+
+def test_the_database_url_override_still_wins_over_a_reference(tmp_path):
+    path = write(tmp_path, VALID_BASE + '\n[database]\nurl = "${GONOGO_T_DB}"\n')
+    config = load_config(path, env={"GONOGO_T_DB": "postgresql://db-a/x", "GONOGO_DATABASE_URL": "postgresql://db-b/x"})
+    assert config.database.url == "postgresql://db-b/x"
+
+
+def test_headers_are_accepted_where_requests_are_made_and_their_values_are_secret(tmp_path, fresh_secrets):
+    path = write(tmp_path, VALID_BASE.replace(
+        'url = "http://127.0.0.1:8080/health"',
+        'url = "http://127.0.0.1:8080/health"\nheaders = { Authorization = "Bearer pr0be-t0ken", X-Tenant = "t1" }',
+    ) + """
+[prometheus]
+url = "http://127.0.0.1:9090"
+headers = { Authorization = "Bearer ${GONOGO_T_PROM}" }
+
+[alertmanager]
+url = "http://127.0.0.1:9093"
+headers = { "X-Scope-OrgID" = "am-0rg-secret" }
+
+[actuator]
+type = "http"
+url = "https://flags.example/api"
+headers = { Authorization = "Bearer fl4gs-t0ken" }
+""")
+    config = load_config(path, env={"GONOGO_T_PROM": "pr0m-t0ken"})
+    assert config.targets[0].headers == {"Authorization": "Bearer pr0be-t0ken", "X-Tenant": "t1"}
+    assert config.prometheus.headers == {"Authorization": "Bearer pr0m-t0ken"}
+    assert config.alertmanager.headers == {"X-Scope-OrgID": "am-0rg-secret"}
+    assert config.actuator.headers == {"Authorization": "Bearer fl4gs-t0ken"}
+    text = ("401 for Bearer pr0be-t0ken, Bearer pr0m-t0ken, am-0rg-secret, Bearer fl4gs-t0ken; "
+            "tenant t1 of t10 at 127.0.0.1")
+    assert mask_text(text) == "401 for ***, ***, ***, ***; tenant *** of t10 at 127.0.0.1"
+
+
+@pytest.mark.parametrize("headers, says", [
+    ('{ Authorization = "a", authorization = "b" }', "'authorization' is given twice"),
+    ('{ X-Name = "caf\\u00e9-s3cret" }', "contains a non-ASCII character"),
+    ('{ X-Name = "nul\\u0000-s3cret" }', "contains a control character ('\\x00')"),
+    ('{ X-Name = 5 }', "must be a string in quotes"),
+    ('"Bearer s3cret"', "headers is a table of names and values"),
+    ('{ Host = "evil.example" }', "'Host' is set by gonogo itself"),
+    ('{ "" = "x" }', "'' is not a header name"),
 ])
-def test_tokens_in_query_strings_are_masked(url, masked):
-    from console.secrets import mask_url
+def test_bad_headers_are_refused_without_showing_the_value(tmp_path, headers, says):
+    path = write(tmp_path, VALID_BASE + f'\n[prometheus]\nurl = "http://127.0.0.1:9090"\nheaders = {headers}\n')
+    msg = refused(path)
+    assert f"{path}: [prometheus], key 'headers" in msg and says in msg, msg
+    assert "s3cret" not in msg
 
-    assert mask_url(url) == masked
+
+def test_registered_secrets_are_masked_short_ones_only_as_whole_tokens(fresh_secrets):
+    register_secret("abc")
+    register_secret("a-long-s3cret-value")
+    register_secret("")  # nothing to mask: ignored
+    assert mask_text("abc abcdef xabc abc. a-long-s3cret-value!") == "*** abcdef xabc ***. ***!"
+    assert mask_url("https://h.example/?k=abc") == "https://h.example/***"
+    assert mask_text("https://a-long-s3cret-value.example/") == "https://***.example/"
+
+
+# --- bounds (issue 8) ----------------------------------------------------------------
+
+_TARGET = {"name": "api", "url": "http://127.0.0.1:8080/health"}
+_GATE = {"name": "error_rate", "source": "probe"}
+
+
+def _with(section: str, key: str, value) -> dict:
+    raw: dict = {"targets": [dict(_TARGET)], "gates": [dict(_GATE)], "auto_rollback": {"enabled": False}}
+    if section in ("targets", "gates"):
+        raw[section][0][key] = value
+    else:
+        raw.setdefault(section, {})[key] = value
+    if section == "actuator":
+        raw["actuator"].update(type="http", url="https://flags.example/api")
+    return raw
+
+
+DURATION_BOUNDS = [
+    # section, key, the longest accepted, what the message calls it
+    ("console", "refresh", "24h", "the refresh"),
+    ("database", "retention", "400d", "the retention"),
+    ("database", "statement_timeout", "24h", "a timeout"),
+    ("rollout", "soak", "400d", "a soak"),
+    ("targets", "interval", "24h", "an interval"),
+    ("targets", "timeout", "24h", "a timeout"),
+    ("gates", "window", "400d", "a window"),
+    ("gates", "interval", "24h", "an interval"),
+    ("gates", "timeout", "24h", "a timeout"),
+    ("prometheus", "timeout", "24h", "a timeout"),
+    ("alertmanager", "interval", "24h", "an interval"),
+    ("alertmanager", "timeout", "24h", "a timeout"),
+    ("alerts", "interval", "24h", "an interval"),
+    ("auto_rollback", "sustain", "400d", "a window"),
+    ("actuator", "timeout", "24h", "a timeout"),
+]
+
+
+@pytest.mark.parametrize("section, key, most, what", DURATION_BOUNDS, ids=[f"{s}.{k}" for s, k, *_ in DURATION_BOUNDS])
+def test_every_duration_has_a_maximum_named_in_the_message(section, key, most, what):
+    parse_config(_with(section, key, most))  # the bound itself is accepted
+    over = "25h" if most == "24h" else "401d"
+    for value in (over, "999999999999d"):  # just over, and far past what a timedelta holds
+        with pytest.raises(ConfigError) as info:
+            parse_config(_with(section, key, value), path="b.toml")
+        msg = str(info.value)
+        assert_operator_message(msg)
+        assert f"key '{key}'" in msg and f"{value!r} is too long for {what}: the most is {most}" in msg, msg
+
+
+def test_refresh_has_a_minimum():
+    parse_config(_with("console", "refresh", "100ms"))
+    with pytest.raises(ConfigError, match="'99ms' is too short for the refresh: the least is 100ms"):
+        parse_config(_with("console", "refresh", "99ms"))
+
+
+@pytest.mark.parametrize("arg", ["{flag}", "{percentage}%", "{previous}-{key}", "{{literal}}", "plain"])
+def test_documented_placeholders_pass(arg):
+    raw = _with("actuator", "timeout", "5s")
+    raw["actuator"] = {"type": "command", "command": ["deploy", arg]}
+    parse_config(raw)
+
+
+@pytest.mark.parametrize("arg", ["{flag.__class__}", "{flag[0]}", "{0}", "{}", "{flag!s}", "{key:x}", "{nope}", "{", "}"])
+def test_undocumented_placeholders_are_refused(arg):
+    raw = _with("actuator", "timeout", "5s")
+    raw["actuator"] = {"type": "command", "command": ["deploy", arg]}
+    with pytest.raises(ConfigError, match=r"\[actuator\], key 'command', item 2: .*the only placeholders are"):
+        parse_config(raw)
+
+
+def test_a_device_a_pipe_and_a_huge_file_are_refused_without_reading_them(tmp_path):
+    import os
+
+    assert refused("/dev/zero") == "/dev/zero: is a character device, not a regular file; give the path of a .toml file"
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)  # nobody writes: opening it for reading must not hang
+    assert refused(fifo) == f"{fifo}: is a named pipe, not a regular file; give the path of a .toml file"
+    big = write(tmp_path, VALID_BASE + "#" * (1024 * 1024), "big.toml")
+    assert refused(big) == f"{big}: too large: a config file is at most 1 MiB (1048576 bytes)"
+    padded = VALID_BASE + "\n[auto_rollback]\nenabled = false\n#"
+    just = write(tmp_path, padded + "x" * (1024 * 1024 - len(padded.encode())), "just.toml")
+    assert just.stat().st_size == 1024 * 1024
+    load_config(just, env={})
+
+
+def test_a_symlink_to_a_config_file_is_read(tmp_path):
+    real = write(tmp_path, VALID_BASE, "real.toml")
+    link = tmp_path / "link.toml"
+    link.symlink_to(real)
+    assert load_config(link, env={}).targets[0].name == "api"
+
+
+@pytest.mark.parametrize("text, where", [
+    ("a = " + "[" * 100_000 + "]" * 100_000 + "\n", "top-level key 'a' (line 1)"),
+    ("[console]\nx = " + "{ a = " * 50_000 + "1" + " }" * 50_000 + "\n", "[console], key 'x' (line 2)"),
+    ('[rollout]\nsoak = "[[[[" # [[[[\nsteps = [\n' + "[" * 40 + "]" * 40 + "]\n", "[rollout], key 'steps' (line 3)"),
+])
+def test_deep_nesting_is_refused_with_its_line_not_a_recursion_error(tmp_path, text, where):
+    path = write(tmp_path, text)
+    msg = refused(path)
+    assert msg.startswith(f"{path}: {where}: nested more than 32 levels"), msg
+
+
+def test_deep_dotted_keys_and_strings_full_of_brackets_are_fine(tmp_path):
+    path = write(tmp_path, "a" + ".a" * 5000 + " = 1\n")
+    assert "unknown section" in refused(path)
+    path = write(tmp_path, VALID_BASE + '\n[console]\noperator = "' + "[" * 100 + '"\n')
+    assert load_config(path, env={}).console.operator == "[" * 100
+
+
+def test_the_operator_from_the_environment_is_shown_escaped(monkeypatch):
+    config = parse_config({"auto_rollback": {"enabled": False}})
+    monkeypatch.setenv("USER", "bob\x1b]0;pwned\x07\u202e")
+    assert config.operator == "bob\\x1b]0;pwned\\x07\\u202e"
+    monkeypatch.setenv("USER", "alice")
+    assert config.operator == "alice"

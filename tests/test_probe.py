@@ -315,10 +315,39 @@ async def test_password_echoed_by_the_endpoint_is_masked(client, server):
     r = await probe(client, target(url))
     assert not r.ok
     assert "s3cret" not in r.reason
-    assert r.reason == "reported status 'down http://admin:***@db.internal/x'"
+    assert r.reason == "reported status 'down http://db.internal/***'"
 
 
 async def test_credentials_in_url_are_sent_as_basic_auth(client, server):
     r = await probe(client, target(server.url("/echo-auth", userinfo="bob:hunter2")))
     assert r.ok
     assert (server.stats["/echo-auth"].authorization or "").startswith("Basic ")
+
+
+async def test_configured_headers_are_sent_over_the_defaults_and_never_in_a_reason(client, server):
+    headers = {"Authorization": "Bearer pr0be-t0ken-s3cret", "X-Tenant": "blue"}
+    r = await probe(client, target(server.url("/ok"), headers=headers))
+    assert r.ok
+    seen = server.stats["/ok"].headers
+    assert seen["authorization"] == "Bearer pr0be-t0ken-s3cret" and seen["x-tenant"] == "blue"
+    assert seen["accept-encoding"] == "identity"  # the client's defaults still apply
+    r = await probe(client, target(server.url("/status/503"), headers=headers))
+    assert r.reason == "HTTP 503" and server.stats["/status/503"].headers["x-tenant"] == "blue"
+
+
+async def test_sources_send_their_configured_headers(client, server):
+    """Prometheus and Alertmanager requests carry [prometheus] / [alertmanager]
+    headers (a bearer token, a tenant): checked on a real server, which answers
+    with something that is neither, so each call fails after the request."""
+    from console.sources import SourceError
+    from console.sources.alertmanager import fetch_alerts
+    from console.sources.prometheus import promql_value
+
+    with pytest.raises(SourceError):
+        await promql_value(client, server.url(""), "up", 2.0, headers={"Authorization": "Bearer pr0m-s3cret"})
+    seen = server.stats["/api/v1/query"].headers
+    assert seen["authorization"] == "Bearer pr0m-s3cret" and seen["accept"] == "application/json"
+    with pytest.raises(SourceError):
+        await fetch_alerts(client, server.url(""), 2.0, headers={"X-Scope-OrgID": "am-t3nant", "Accept": "*/*"})
+    seen = server.stats["/api/v2/alerts"].headers
+    assert seen["x-scope-orgid"] == "am-t3nant" and seen["accept"] == "*/*"

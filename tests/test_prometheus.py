@@ -207,7 +207,7 @@ async def test_password_never_reaches_a_reason():
     with pytest.raises(SourceError) as e:
         await _value(echo_url, base_url=url)
     assert PASSWORD not in str(e.value)
-    assert str(e.value).startswith("prometheus: bad_data: bad http://oncall:***@prom.test")
+    assert str(e.value).startswith("prometheus: bad_data: bad http://prom.test")
 
 
 async def test_no_url_configured():

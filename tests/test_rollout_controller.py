@@ -292,3 +292,141 @@ async def test_non_finite_gate_values_never_block_a_rollback_and_the_chain_verif
     assert rows(db_url, "select gates from gonogo.rollout_events order by id desc limit 1")[0][0] == {
         "p95_latency": None, "error_rate": None, "big": 1e16}
     assert (await c.verify_audit())[1] is None
+
+
+# --- the file actuator through symlinks, and what it refuses (issue 8) -----------------
+
+
+def _flags(path):
+    return json.loads(Path(path).read_text())
+
+
+async def test_file_actuator_writes_through_a_symlink_keeping_the_link_and_the_mode(store, tmp_path):
+    (tmp_path / "releases").mkdir()
+    real = tmp_path / "releases" / "feature_flags.json"
+    real.write_text(json.dumps({"other": {"rollout_percentage": 100}}))
+    real.chmod(0o640)
+    link = tmp_path / "feature_flags.json"
+    link.symlink_to(real)
+    r = await act(controller(store, actuator=FileActuator(link)), "advance")
+    assert r.actuation == "ok"
+    assert link.is_symlink() and os.readlink(link) == str(real)  # still a link, to the same file
+    assert _flags(real)["f"]["rollout_percentage"] == 5 and _flags(real)["other"] == {"rollout_percentage": 100}
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in (tmp_path / "releases").iterdir()) == ["feature_flags.json"]  # no temp file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feature_flags.json", "releases"]
+
+
+async def test_file_actuator_follows_a_chain_of_relative_symlinks(store, tmp_path):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+    real = tmp_path / "b" / "flags.json"
+    real.write_text("{}")
+    (tmp_path / "a" / "hop.json").symlink_to("../b/flags.json")
+    (tmp_path / "flags.json").symlink_to("a/hop.json")
+    r = await act(controller(store, actuator=FileActuator(tmp_path / "flags.json")), "advance")
+    assert r.actuation == "ok" and _flags(real)["f"]["rollout_percentage"] == 5
+    assert (tmp_path / "flags.json").is_symlink() and (tmp_path / "a" / "hop.json").is_symlink()
+
+
+async def test_file_actuator_creates_the_target_of_a_dangling_symlink(store, tmp_path):
+    """Decided: a link to a file not yet there (its directory is) gets the file,
+    as a plain path that does not exist yet does: the first apply creates it."""
+    (tmp_path / "shared").mkdir()
+    link = tmp_path / "flags.json"
+    link.symlink_to(tmp_path / "shared" / "flags.json")
+    r = await act(controller(store, actuator=FileActuator(link)), "advance")
+    assert r.actuation == "ok" and link.is_symlink()
+    assert _flags(tmp_path / "shared" / "flags.json")["f"]["enabled"] is True
+
+
+def _directory(d):
+    (d / "flags.json").mkdir()
+    return d / "flags.json"
+
+
+def _link_to_directory(d):
+    (d / "elsewhere").mkdir()
+    (d / "flags.json").symlink_to(d / "elsewhere")
+    return d / "flags.json"
+
+
+def _link_into_missing_directory(d):
+    (d / "flags.json").symlink_to(d / "missing" / "flags.json")
+    return d / "flags.json"
+
+
+def _fifo(d):
+    os.mkfifo(d / "flags.json")  # reading it would block forever
+    return d / "flags.json"
+
+
+def _loop(d):
+    (d / "flags.json").symlink_to(d / "flags.json")
+    return d / "flags.json"
+
+
+@pytest.mark.parametrize("make, says", [
+    (_directory, "flags.json is a directory"),
+    (_link_to_directory, "elsewhere) is a directory"),
+    (lambda d: d / "missing" / "flags.json", "parent directory {d}/missing does not exist"),
+    (_link_into_missing_directory, "parent directory {d}/missing does not exist"),
+    (_fifo, "is not a regular file"),
+    (_loop, "Too many levels of symbolic links"),
+])
+async def test_file_actuator_refuses_what_it_cannot_replace_and_says_not_applied(store, db_url, tmp_path, make, says):
+    path = make(tmp_path)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    r = await act(controller(store, actuator=FileActuator(path)), "advance")
+    assert r.outcome == "done" and r.actuation == "failed", r
+    assert says.format(d=tmp_path) in r.actuation_error and "NOT applied" in r.message
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before  # nothing created, no temp file
+    assert rows(db_url, "select actuation from gonogo.rollout_state") == [("failed",)]
+
+
+class _HeaderRecorder(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.seen.append({k.lower(): v for k, v in self.headers.items()})
+        self.send_response(self.server.status)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+async def test_http_actuator_sends_its_headers_and_never_shows_them_or_the_url_path():
+    from console.config import parse_config
+    from console.actuators import make_actuator
+    from console.secrets import forget_secrets
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _HeaderRecorder)
+    srv.seen, srv.status = [], 503
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_address[1]}/hooks/T0KEN-IN-PATH"
+        config = parse_config({"auto_rollback": {"enabled": False}, "actuator": {
+            "type": "http", "url": url, "retries": 0,
+            "headers": {"Authorization": "Bearer fl4gs-s3cret", "Idempotency-Key": "not-ours"}}})
+        actuator = make_actuator(config)
+        assert actuator.describe() == f"POST http://127.0.0.1:{srv.server_address[1]}/***"
+        with pytest.raises(Exception) as info:
+            await actuator.apply("f", 5, 0, "f:2")
+        assert srv.seen[0]["authorization"] == "Bearer fl4gs-s3cret"
+        assert srv.seen[0]["idempotency-key"] == "f:2"  # gonogo's own key wins
+        assert str(info.value) == f"HTTP 503 from http://127.0.0.1:{srv.server_address[1]}/***"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        forget_secrets()
+
+
+async def test_an_operator_from_user_with_control_characters_can_still_act(store, db_url, monkeypatch):
+    from console.config import parse_config
+
+    monkeypatch.setenv("USER", "bob\x1b[31m\x7f")
+    operator = parse_config({"auto_rollback": {"enabled": False}}).operator
+    assert operator == "bob\\x1b[31m\\x7f"
+    r = await act(controller(store), "advance", operator=operator)
+    assert r.outcome == "done"
+    assert rows(db_url, "select operator from gonogo.rollout_events") == [("bob\\x1b[31m\\x7f",)]

@@ -76,16 +76,19 @@ async def test_hot_queries_use_their_index(store, db_url):
 
 
 async def test_sql_gate_is_read_only_and_time_limited(store):
-    assert await store.sql_value("select 42", timedelta(seconds=1)) == 42.0
-    assert await store.sql_value("select null::int", timedelta(seconds=1)) is None
-    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-        await store.sql_value("insert into gonogo.alerts (fingerprint, source, severity, name) values ('x','x','x','x') returning 1", timedelta(seconds=1))
-    with pytest.raises(psycopg.errors.QueryCanceled):
-        await store.sql_value("select pg_sleep(3)", timedelta(milliseconds=200))
-    with pytest.raises(ValueError, match="2 columns"):
-        await store.sql_value("select 1, 2", timedelta(seconds=1))
-    with pytest.raises(ValueError, match="not a number"):
-        await store.sql_value("select 'abc'", timedelta(seconds=1))
+    """Configured SQL goes through the store's sandbox (tests/test_sql_sandbox.py has the attacks)."""
+    from console.store.sandbox import QueryRefused, QueryTimeout
+
+    assert await store.sandbox.value("select 42", timedelta(seconds=1)) == 42.0
+    assert await store.sandbox.value("select null::int", timedelta(seconds=1)) is None
+    with pytest.raises(QueryRefused, match="read-only|permission denied"):
+        await store.sandbox.value("insert into gonogo.alerts (fingerprint, source, severity, name) values ('x','x','x','x') returning 1", timedelta(seconds=1))
+    with pytest.raises(QueryTimeout, match="timed out after 200ms"):
+        await store.sandbox.value("select pg_sleep(3)", timedelta(milliseconds=200))
+    with pytest.raises(QueryRefused, match="2 columns"):
+        await store.sandbox.value("select 1, 2", timedelta(seconds=1))
+    with pytest.raises(QueryRefused, match="not a number"):
+        await store.sandbox.value("select 'abc'", timedelta(seconds=1))
 
 
 async def test_alerts_raise_ack_resolve_and_reopen(store):

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..config import Config
 from ..store.db import Store
 from ..store.embedded import start_embedded
+from ..store.sandbox import grant_reader
 from .seed import seed
 from .service import SimulatedService
 
@@ -52,6 +53,7 @@ def prepare_demo(config: Config, *, port: int | None = None, reset: bool = False
         url = start_embedded(config.database.data_path, DEMO_DB)
         asyncio.run(_migrate(url))
         start = seed(url, components, config.rollout.flag, config.rollout.steps, reset=reset)
+        grant_reader(url)  # the demo's SQL gates read schema demo, made by the seed
     except Exception:
         service.stop()
         raise

@@ -6,7 +6,7 @@ import asyncio
 import json
 import socket
 from datetime import timedelta
-from typing import Any
+from typing import Any, Mapping
 
 import httpx
 
@@ -58,14 +58,17 @@ async def http_get(
     timeout: float,
     *,
     max_bytes: int = MAX_BODY_BYTES,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, bytes]:
-    """GET `url`; return (status, body). Raises `SourceError` on a timeout (the whole
-    exchange, not each read, must finish within `timeout` seconds), a refused or
-    broken connection, or a body over `max_bytes`."""
+    """GET `url` with the configured `headers` (they may set Accept too); return
+    (status, body). Raises `SourceError` on a timeout (the whole exchange, not each
+    read, must finish within `timeout` seconds), a refused or broken connection, or
+    a body over `max_bytes`. A header value is a registered secret, so an error
+    quoting it is masked like the URL."""
     try:
         async with asyncio.timeout(timeout):
             async with client.stream(
-                "GET", url, params=params, timeout=timeout, headers={"Accept": "application/json"}
+                "GET", url, params=params, timeout=timeout, headers={"Accept": "application/json", **(headers or {})}
             ) as resp:
                 declared = resp.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:

@@ -8,6 +8,8 @@ Every fault is a `SourceError` with a short reason ("timeout after 5s",
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx
 
 from checks.alertmanager import parse_alerts
@@ -24,11 +26,16 @@ ALERTS_PATH = "/api/v2/alerts"
 ALERTS_PARAMS = {"active": "true", "silenced": "false", "inhibited": "false"}
 
 
-async def fetch_alerts(client: httpx.AsyncClient, base_url: str, timeout: float) -> list[Alert]:
-    """The alerts firing now and neither silenced nor inhibited, newest first."""
+async def fetch_alerts(
+    client: httpx.AsyncClient, base_url: str, timeout: float, *, headers: Mapping[str, str] | None = None
+) -> list[Alert]:
+    """The alerts firing now and neither silenced nor inhibited, newest first;
+    `headers` ([alertmanager] headers) go with the request."""
     if not base_url:
         raise SourceError("no Alertmanager URL configured ([alertmanager] url)")
-    status, body = await http_get(client, join_url(base_url, ALERTS_PATH), dict(ALERTS_PARAMS), timeout)
+    status, body = await http_get(
+        client, join_url(base_url, ALERTS_PATH), dict(ALERTS_PARAMS), timeout, headers=headers
+    )
     if not 200 <= status < 300:
         raise SourceError(f"HTTP {status}")
     payload = decode_json(body)

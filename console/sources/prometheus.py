@@ -10,6 +10,8 @@ number", "invalid response: ...". A password in `base_url` never reaches a reaso
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx
 
 from checks.promql import ResponseError, error_reason, parse_query_response
@@ -23,11 +25,14 @@ __all__ = ["SourceError", "parse_query_response", "promql_value"]
 QUERY_PATH = "/api/v1/query"
 
 
-async def promql_value(client: httpx.AsyncClient, base_url: str, query: str, timeout: float) -> float | None:
-    """The single number `query` yields now, or None when it yields no data."""
+async def promql_value(
+    client: httpx.AsyncClient, base_url: str, query: str, timeout: float, *, headers: Mapping[str, str] | None = None
+) -> float | None:
+    """The single number `query` yields now, or None when it yields no data;
+    `headers` ([prometheus] headers, e.g. a bearer token) go with the request."""
     if not base_url:
         raise SourceError("no Prometheus URL configured ([prometheus] url)")
-    status, body = await http_get(client, join_url(base_url, QUERY_PATH), {"query": query}, timeout)
+    status, body = await http_get(client, join_url(base_url, QUERY_PATH), {"query": query}, timeout, headers=headers)
     if not 200 <= status < 300:
         reason = None
         try:

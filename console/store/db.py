@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from checks.models import Alert, Band, GateReading, ProbeResult, RolloutView
 
 from ..secrets import one_line
+from .sandbox import QuerySandbox, reader_url
 from .schema import MIGRATIONS
 
 log = logging.getLogger("gonogo.store")
@@ -56,8 +57,13 @@ def rollup_for(window: timedelta) -> str:
 
 
 class Store:
-    def __init__(self, url: str, *, statement_timeout: timedelta = timedelta(seconds=5), connect_timeout: float = 3.0):
+    def __init__(self, url: str, *, statement_timeout: timedelta = timedelta(seconds=5), connect_timeout: float = 3.0,
+                 query_url: str | None = None):
         self.url = url
+        # Configured SQL never runs on the pools below, nor as their role: it gets a
+        # read-only login and a pool of its own (`query_url`, else `gonogo_reader` on
+        # this same server and database). See console/store/sandbox.py.
+        self.sandbox = QuerySandbox(query_url or reader_url(url), connect_timeout=connect_timeout)
         self.statement_timeout_ms = int(statement_timeout.total_seconds() * 1000)
         kwargs = {
             "autocommit": True,
@@ -79,6 +85,7 @@ class Store:
     async def open(self) -> None:
         await self._pool.open(wait=False)
         await self._action_pool.open(wait=False)
+        await self.sandbox.open()
 
     async def close(self) -> None:
         if self._leader_conn is not None:
@@ -89,6 +96,7 @@ class Store:
             self._leader_conn = None
         await self._pool.close()
         await self._action_pool.close()
+        await self.sandbox.close()
 
     def connection(self, *, action: bool = False):
         """A pooled connection; `action=True` for rollout actions (a pool of their own)."""
@@ -231,37 +239,6 @@ class Store:
             await conn.execute("delete from gonogo.gate_evaluations where at < now() - interval '35 days'")
             await conn.execute("delete from gonogo.alerts where resolved_at < now() - interval '35 days'")
 
-    # -- SQL gates --------------------------------------------------------------
-
-    async def sql_value(self, query: str, timeout: timedelta) -> float | None:
-        """A configured SQL gate: read-only, time-limited, its single number."""
-        async with self.connection() as conn:
-            async with conn.transaction():
-                await conn.execute("set transaction read only")
-                await conn.execute(f"set local statement_timeout = {int(timeout.total_seconds() * 1000)}")
-                cur = await conn.execute(query)
-                if cur.description is None:
-                    raise ValueError("the query returned no rows")
-                row = await cur.fetchone()
-        if row is None or len(row) == 0:
-            raise ValueError("the query returned no rows")
-        if len(row) != 1:
-            raise ValueError(f"the query returned {len(row)} columns; a gate needs one number")
-        if row[0] is None:
-            return None
-        try:
-            return float(row[0])
-        except (TypeError, ValueError):
-            raise ValueError(f"the query returned {row[0]!r}, not a number") from None
-
-    async def sql_rows(self, query: str, timeout: timedelta) -> list[tuple]:
-        async with self.connection() as conn:
-            async with conn.transaction():
-                await conn.execute("set transaction read only")
-                await conn.execute(f"set local statement_timeout = {int(timeout.total_seconds() * 1000)}")
-                cur = await conn.execute(query)
-                return list(await cur.fetchmany(200))
-
     # -- gate evaluations -------------------------------------------------------
 
     async def record_evaluations(self, at: datetime, readings: Sequence[GateReading]) -> None:
@@ -332,6 +309,10 @@ class Store:
     # -- alerts ---------------------------------------------------------------------
 
     async def raise_alert(self, fingerprint: str, source: str, severity: str, name: str, summary: str, at: datetime | None = None) -> None:
+        # Alert text comes from outside (Alertmanager's JSON may carry \u0000), and
+        # PostgreSQL text cannot hold NUL: store it as the screen shows it.
+        fingerprint, source, severity, name, summary = (
+            str(v).replace("\x00", "\\x00") for v in (fingerprint, source, severity, name, summary))
         async with self.connection() as conn:
             await conn.execute(
                 "insert into gonogo.alerts (fingerprint, source, severity, name, summary, first_at, last_at)"

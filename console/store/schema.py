@@ -154,4 +154,16 @@ alter table gonogo.rollout_state add column audit_head text;
 create index alerts_open on gonogo.alerts (source, last_at desc) where resolved_at is null;
 """,
     ),
+    (
+        5,
+        """
+-- Configured SQL runs as a read-only role with no privilege on schema gonogo. Its one
+-- window on the console's tables: the alert feed's open/acked state (what a "critical
+-- alerts firing" gate counts), without summaries or who acknowledged. The view runs
+-- with its owner's rights, so granting SELECT on it grants nothing else.
+create schema gonogo_shared;
+create view gonogo_shared.alerts as
+    select source, severity, name, first_at, last_at, acked_at, resolved_at from gonogo.alerts;
+""",
+    ),
 ]
