@@ -88,7 +88,7 @@ class HttpActuator:
                 except httpx.TimeoutException:
                     last = f"timeout after {self.timeout:g}s posting to {mask_text(self.url)}"
                 except httpx.HTTPError as e:
-                    last = mask_text(f"{type(e).__name__}: {e}")[:200]
+                    last = mask_text(f"cannot post to {self.url}: {type(e).__name__}: {e}")[:300]
                 if attempt < self.retries:
                     await asyncio.sleep(0.25 * 2**attempt)
         finally:

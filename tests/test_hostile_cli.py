@@ -183,3 +183,25 @@ def test_watch_prints_nothing_raw(hostile):
     out, err = p.communicate(timeout=30)
     assert "err[/]rate" in out or "all gates green" in out, out + err
     assert not foreign(out) and not foreign(err), (out, err)
+
+
+def test_a_token_in_the_actuator_url_path_or_query_or_header_is_never_shown(tmp_path, db_url, health_server, monkeypatch):
+    from .test_cli import write_config
+
+    monkeypatch.setenv("HOOK_TOKEN", "hdr-s3cr3t-value-123")
+    # nothing listens on port 9: the actuator fails, and its error names the URL
+    cfg = write_config(tmp_path, db_url, health_server[0], extra="""
+[actuator]
+type = "http"
+url = "http://127.0.0.1:9/hooks/T0KEN-IN-PATH-42?weird_param=QU3RY-S3CRET"
+headers = { Authorization = "Bearer ${HOOK_TOKEN}" }
+retries = 0
+timeout = "1s"
+""")
+    outputs = [run("rollback", "--reason", "test", cfg=cfg), run("status", cfg=cfg), run("status", "--json", cfg=cfg),
+               run("report", cfg=cfg)]
+    assert "NOT applied" in outputs[0].stdout + outputs[0].stderr or "not applied" in (outputs[0].stdout + outputs[0].stderr).lower()
+    assert "127.0.0.1:9" in outputs[1].stdout  # the host is shown: the operator can tell where it went
+    for r in outputs:
+        for secret in ("T0KEN-IN-PATH-42", "QU3RY-S3CRET", "hdr-s3cr3t-value-123", "weird_param"):
+            assert secret not in r.stdout + r.stderr
