@@ -73,6 +73,18 @@ class Bands(Frozen):
     red: Condition
 
 
+class Coverage(Frozen):
+    """How much of a windowed gate's window its samples cover (checks.coverage)."""
+
+    window_seconds: float
+    covered_seconds: float  # buckets holding a sample × the bucket size, at most the window
+    samples: int
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if self.window_seconds <= 0 else min(1.0, self.covered_seconds / self.window_seconds)
+
+
 class GateReading(Frozen):
     """One gate's value at one moment, judged."""
 
@@ -87,6 +99,7 @@ class GateReading(Frozen):
     detail: str = ""  # e.g. "4/5 healthy" or the reason the value is missing
     stale: bool = False
     observed_at: datetime | None = None
+    coverage: Coverage | None = None  # windowed probe gates: how much of the window the data covers
 
 
 class ProbeResult(Frozen):

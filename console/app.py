@@ -55,7 +55,8 @@ class GonogoApp(App):
         Binding("a", "advance", "Advance", id="advance"),
         Binding("h", "hold_resume", "Hold/resume", id="hold_resume"),
         Binding("r", "rollback", "Rollback", id="rollback"),
-        Binding("R", "retry", "Retry apply", id="retry", show=False),
+        Binding("R", "retry", "Retry apply", tooltip="Retry applying the rollout after an actuator failure",
+                id="retry", show=False),
         Binding("H", "history", "History", id="history"),
         Binding("k", "ack", "Ack alert", id="ack"),
         Binding("f5", "refresh", "Refresh now", id="refresh", show=False),
@@ -305,7 +306,7 @@ class GonogoApp(App):
                     continue
                 seen.add(b.id or b.action)
                 rows.append((b.key_display or b.key, b.tooltip or b.description))
-        rows += [("R", "Retry applying the rollout after an actuator failure"), ("↑ / ↓", "Select a gate (its history is charted) or an alert"),
+        rows += [("↑ / ↓", "Select a gate (its history is charted) or an alert"),
                  ("tab", "Move between the gates and the alerts"),
                  ("ctrl+p", "Command palette")]
         self.push_screen(HelpScreen(rows))

@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("retry", parents=[common], help="re-apply the current percentage through the actuator (idempotent)")
     au = sub.add_parser("audit", parents=[common], help="the audit trail")
     au_sub = au.add_subparsers(dest="audit_command", parser_class=_Parser, required=True)
-    au_sub.add_parser("verify", parents=[common], help="check the hash chain; exit 0 intact, 1 broken (names the first bad row)")
+    au_sub.add_parser("verify", parents=[common], help="check signatures, chain, signed head and replay; exit 0 intact, 1 broken (names each bad event),"
+                           " 4 not fully verifiable (no key)")
     rp = sub.add_parser("report", parents=[common], help="the go/no-go report in Markdown")
     rp.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     for sp in [*sub.choices.values(), *au_sub.choices.values()]:
@@ -230,7 +231,7 @@ async def _check(config: Config, *, as_json: bool) -> int:
     store = await _open_or_unavailable(config)
     if store is None:
         return EXIT_UNAVAILABLE
-    engine = Engine(config, store)
+    engine = Engine(config, store, lead=False)
     try:
         snap = await engine.check_once()
     finally:
@@ -251,9 +252,13 @@ async def _check(config: Config, *, as_json: bool) -> int:
                     "source": g.source, "window": g.window, "target": g.target, "detail": g.detail,
                     "stale": g.stale,
                     "green": str(g.bands.green) if g.bands else None, "red": str(g.bands.red) if g.bands else None,
+                    "coverage": g.coverage.model_dump() if g.coverage else None,
                 }
                 for g in snap.gates
             ],
+            # what this machine saw probing each target itself: counted in this answer only, never written
+            "probed_here": [p.model_dump(mode="json", include={"target", "ok", "status", "latency_ms", "reason"})
+                            for p in engine.probed_here],
         }
         print(json.dumps(out, indent=2, allow_nan=False))
     else:
@@ -266,6 +271,11 @@ async def _check(config: Config, *, as_json: bool) -> int:
             bands = f"{g.bands.green} / {g.bands.red}" if g.bands else ""
             _out(f"{visible(g.name):<{w}}  {visible(format_value(g.value, g.unit, g.bands)):>10}  {g.band.value:<8} "
                  f"{bands:<18} {visible(g.detail)}")
+        if engine.probed_here:
+            _out("\nprobed from here (counted in this answer only, never written):")
+            for p in engine.probed_here:
+                _out(f"  {visible(p.target):<{w}}  {'ok' if p.ok else 'FAILED':<6} "
+                     f"{'' if p.latency_ms is None else f'{p.latency_ms:.0f} ms':>8}  {visible(p.reason)}")
     return EXIT_OK if snap.verdict.value == "GO" else EXIT_NOT_GO
 
 
@@ -304,8 +314,8 @@ async def _act(config: Config, action: str, args) -> int:
         return EXIT_UNAVAILABLE
     engine = Engine(config, store, lead=False)
     try:
-        # Advance needs a fresh verdict (probe now); the others record the latest one
-        # and must not wait on probes (a rollback is never delayed).
+        # Advance needs a fresh verdict: it probes now (counted, never written); the others
+        # record the latest one and must not wait on probes (a rollback is never delayed).
         snap = await (engine.check_once() if action == "advance" else engine.evaluate())
         result = await engine.controller.act(
             action, operator=config.operator, reason=args.reason, verdict=snap.verdict,
@@ -339,20 +349,68 @@ async def _retry(config: Config) -> int:
 
 
 async def _audit_verify(config: Config) -> int:
+    """0: intact and everything verified (every signature, every signed head). 1: a
+    check failed; each problem names its event. 4: nothing found wrong, but not
+    everything could be checked (no key: signatures and signed heads; or a trail
+    that nothing has signed yet). 2: a key is there but unusable. 3: no database."""
+    from .audit_key import AuditKeyError, load_key, where_help
     from .rollout import make_controller
 
+    exit_not_verified = 4
+    try:
+        key = load_key(create=False)
+    except AuditKeyError as e:
+        _out(f"gonogo: {visible(str(e))}", file=sys.stderr)
+        return EXIT_USAGE
     store = await _open_or_unavailable(config)
     if store is None:
         return EXIT_UNAVAILABLE
     try:
-        n, bad, why = await make_controller(config, store).verify_audit()
+        report = await make_controller(config, store).verify_audit(key)
     finally:
         await store.close()
-    if bad is None:
-        _out(f"audit trail intact: {n} events, hash chain verified")
-        return EXIT_OK
-    _out(f"audit trail BROKEN at event id {bad}: {visible(why)}", file=sys.stderr)
-    return EXIT_NOT_GO
+    lines = []
+    for f in report.flags:
+        if f.has_state:
+            lines.append(f"  {visible(f.flag)}: {f.events} events, version {f.version},"
+                         f" at {f.percentage} % ({visible(str(f.state)).replace('_', ' ')})")
+        if f.unsigned and (f.anchored_by is None or not report.keyed):
+            lines.append(f"  {visible(f.flag)}: unsigned (written before signing, ids {f.unsigned[0]}–{f.unsigned[1]})")
+        elif f.unsigned:
+            lines.append(f"  {visible(f.flag)}: unsigned (written before signing, ids {f.unsigned[0]}–{f.unsigned[1]});"
+                         f" the signature of event id {f.anchored_by} chains over them, so they cannot have"
+                         " changed since it was written")
+    checks = "the hash chain, the replay of the events against the rollout state, the event count against the version"
+    if report.problems:
+        first = report.problems[0]
+        at = f"at event id {first.event_id}" if first.event_id is not None else f"for {visible(first.flag)}"
+        _out(f"audit trail BROKEN {at} ({report.events} events checked):", file=sys.stderr)
+        for p in report.problems[:50]:
+            where = f"event id {p.event_id} ({visible(p.flag)})" if p.event_id is not None else visible(p.flag)
+            _out(f"  {where}:", file=sys.stderr)
+            for why in p.reasons:
+                _out(f"    - {visible(why)}", file=sys.stderr)
+        if len(report.problems) > 50:
+            _out(f"  … and {len(report.problems) - 50} more", file=sys.stderr)
+        for line in report.not_checked:
+            _out(f"  not checked: {visible(line)}", file=sys.stderr)
+        return EXIT_NOT_GO
+    if report.not_checked:
+        _out(f"audit trail: nothing found wrong in {report.events} events, but NOT fully verified", file=sys.stderr)
+        for line in report.not_checked:
+            _out(f"  not checked: {visible(line)}", file=sys.stderr)
+        if not report.keyed and any(f.signed or f.head_signed for f in report.flags):
+            _out(f"  (to check them, {where_help()})", file=sys.stderr)
+        _out(f"  checked: {checks}", file=sys.stderr)
+        for line in lines:
+            _out(line, file=sys.stderr)
+        return exit_not_verified
+    signed = f"every signature and signed head (key id {report.key_id}, from {visible(report.key_source)}), " \
+        if report.keyed else ""
+    _out(f"audit trail intact: {report.events} events; verified {signed}{checks}")
+    for line in lines:
+        _out(line)
+    return EXIT_OK
 
 
 async def _report(config: Config, out: str | None) -> int:
@@ -364,7 +422,7 @@ async def _report(config: Config, out: str | None) -> int:
         return EXIT_UNAVAILABLE
     engine = Engine(config, store, lead=False)
     try:
-        snap = await engine.evaluate()
+        snap = await engine.check_once(probe_here=False)  # the console's evaluation, SQL and PromQL gates included
         history = await store.rollout_history(config.rollout.flag)
     finally:
         await engine.aclose()

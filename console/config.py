@@ -373,6 +373,10 @@ class Gate(Section):
     unit: Annotated[str | None, BeforeValidator(lambda v: _no_control(v, "a unit"))] = None
     green: str | None = None  # e.g. "< 0.1"
     red: str | None = None  # e.g. "> 1.0"
+    # probe gates over a window: below this share of the window covered, or fewer
+    # samples, the gate is UNKNOWN (default: [coverage])
+    min_coverage: float | None = Field(default=None, ge=0, le=1)
+    min_samples: int | None = Field(default=None, ge=0, le=1_000_000)
 
     @model_validator(mode="after")
     def _shape(self) -> "Gate":
@@ -396,6 +400,9 @@ class Gate(Section):
                 raise _KeyError(("metric",), f"only probe gates take a metric; a {self.source} gate's value is its query's")
             if self.target:
                 raise _KeyError(("target",), f"only probe gates take a target; a {self.source} gate's value is its query's")
+            for key in ("min_coverage", "min_samples"):
+                if getattr(self, key) is not None:
+                    raise _KeyError((key,), f"only probe gates have a window to cover; a {self.source} gate's answer is its query's")
         for key in ("green", "red"):
             text = getattr(self, key)
             if text is not None:
@@ -461,6 +468,13 @@ class AlertmanagerSection(Section):
     interval: Interval = timedelta(seconds=15)
     timeout: Timeout = timedelta(seconds=5)
     headers: Headers = Field(default_factory=dict)  # sent with every request; values are secret
+
+
+class CoverageSection(Section):
+    """Enough data, or UNKNOWN (checks.coverage): the defaults for every windowed probe gate."""
+
+    min_fraction: float = Field(default=0.8, ge=0, le=1)
+    min_samples: int = Field(default=5, ge=0, le=1_000_000)
 
 
 class AlertsSection(Section):
@@ -581,6 +595,7 @@ class Config(Section):
     alerts: AlertsSection = Field(default_factory=AlertsSection)
     auto_rollback: AutoRollbackSection = Field(default_factory=AutoRollbackSection)
     burn_in: BurnInSection = Field(default_factory=BurnInSection)
+    coverage: CoverageSection = Field(default_factory=CoverageSection)
     actuator: ActuatorSection = Field(default_factory=ActuatorSection)
 
     @model_validator(mode="after")
@@ -631,6 +646,12 @@ class Config(Section):
 
     def gate(self, name: str) -> Gate:
         return next(g for g in self.gates if g.name == name)
+
+    def min_coverage(self, gate: Gate) -> tuple[float, int]:
+        """(share of the window, samples) a probe gate needs, else it is UNKNOWN."""
+        c = self.coverage
+        return (c.min_fraction if gate.min_coverage is None else gate.min_coverage,
+                c.min_samples if gate.min_samples is None else gate.min_samples)
 
 
 def _listing(names: typing.Iterable[str]) -> str:

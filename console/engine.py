@@ -24,6 +24,7 @@ import psycopg
 
 from checks.bands import judge
 from checks.breach import breach_run, sustained_breach
+from checks.coverage import bucket_for, coverage, describe, enough
 from checks.models import (
     AutoRollbackView,
     Band,
@@ -54,6 +55,7 @@ log = logging.getLogger("gonogo.engine")
 
 Clock = Callable[[], datetime]
 PROBE_BUFFER_MAX = 50_000  # about a day of 5 targets at 5 s; older results are dropped first
+PROBE_FLUSH_BATCH = 5_000  # rows per insert when the buffer is written back (see _flush_probes)
 RECORD_EVERY = timedelta(seconds=15)
 TREND_POINTS = 60
 
@@ -81,6 +83,7 @@ class EngineState:
     clean_days: int = 0
     clean_days_at: datetime | None = None
     last_recorded: datetime | None = None
+    watched_red: bool = False  # a gate auto-rollback watches was red at the last evaluation
     auto_rollback: AutoRollbackView | None = None
 
 
@@ -111,6 +114,7 @@ class Engine:
         self.state = EngineState()
         self.snapshot: Snapshot | None = None
         self._buffer: deque[ProbeResult] = deque(maxlen=PROBE_BUFFER_MAX)
+        self.probed_here: tuple[ProbeResult, ...] = ()  # a one-shot's own probes (check_once)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
@@ -133,6 +137,9 @@ class Engine:
                 if recovered is not None and self.on_rollout_change is not None:
                     self.on_rollout_change({"recovered": recovered.message, "actuation": recovered.actuation})
         loops = [self._leadership_loop(), self._evaluate_loop(), self._maintenance_loop(), self._listen_loop()]
+        sup = self._supervisor()
+        if sup is not None:  # the embedded server this process uses: started again when it dies
+            loops += [sup.run(on_change=self.poke), self._restart_alert_loop(sup)]
         loops += [self._probe_loop(t) for t in self.config.targets]
         loops += [self._query_loop(g) for g in self.config.gates if g.source in ("sql", "promql")]
         if self.config.alertmanager.url:
@@ -156,14 +163,24 @@ class Engine:
 
     # -- one evaluation (also `gonogo check`) ------------------------------------
 
-    async def check_once(self) -> Snapshot:
-        """Probe every target once, run every query gate once, evaluate."""
-        results = await asyncio.gather(*(probe(self.client, t) for t in self.config.targets))
-        self._buffer.extend(results)
-        await asyncio.gather(*(self._run_query(g) for g in self.config.gates if g.source != "probe"))
-        # Its probes are written (flushed by evaluate), but a one-shot is never the
-        # leader: it records no evaluations and never acts on auto-rollback.
-        return await self.evaluate()
+    async def check_once(self, *, probe_here: bool = True) -> Snapshot:
+        """One evaluation for a one-shot command (`check`, `report`, `advance`): every
+        query gate run once, then the very evaluation the console makes, from the same
+        store. It writes nothing: a one-shot is never the leader, records no
+        evaluation and never acts. `probe_here` probes every target from this machine
+        too: they count for this answer alone, inside a transaction that is rolled
+        back (Store.scratch), and are kept in `probed_here` to be shown."""
+        assert not self.leader, "a one-shot evaluation must not lead"
+        probes = [probe(self.client, t) for t in self.config.targets] if probe_here else []
+        results = await asyncio.gather(*probes, *(self._run_query(g) for g in self.config.gates if g.source != "probe"))
+        self.probed_here = tuple(results[:len(probes)])
+        try:
+            async with self.store.scratch():
+                if self.probed_here:
+                    await self.store.insert_probes(self.probed_here)
+                return await self.evaluate()
+        except StoreUnavailable:
+            return await self.evaluate()  # says why, with the database marked down
 
     async def evaluate(self) -> Snapshot:
         try:
@@ -176,7 +193,7 @@ class Engine:
 
     async def _evaluate(self, db_ok: bool = True) -> Snapshot:
         now = self.clock()
-        if db_ok:
+        if db_ok and self.leader:  # only the leader writes what it probed
             await self._flush_probes()
         readings = []
         for gate in self.config.gates:
@@ -198,13 +215,7 @@ class Engine:
                 )
                 alerts = tuple(await self.store.recent_alerts(50))
                 await self._refresh_clean_days(now)
-                if self.state.last_recorded is None or now - self.state.last_recorded >= self.record_every:
-                    if self.leader:
-                        await self.store.record_evaluations(now, readings)
-                    self.state.last_recorded = now
-                    self._remember(now, readings)
-                    if self.config.auto_rollback.enabled and rollout is not None:
-                        await self._auto_rollback(now, rollout, readings)
+                await self._record(now, readings, rollout)
                 self._db_up(now)
             except StoreUnavailable as e:
                 db_ok = False
@@ -246,20 +257,31 @@ class Engine:
         )
         if gate.source == "probe":
             targets = [gate.target] if gate.target else [t.name for t in self.config.targets]
-            agg = await self.store.probe_aggregate(gate.probe_metric, gate.window, targets)
             max_interval = max(t.interval for t in self.config.targets if t.name in targets)
+            bucket = bucket_for(gate.window, max_interval)
+            agg = await self.store.probe_aggregate(gate.probe_metric, gate.window, targets, bucket)
             stale = agg.last_at is None or now - agg.last_at > 2 * max_interval
             detail = agg.detail
             if stale and agg.last_at is not None:
                 detail = f"last probe {_ago(now - agg.last_at)} ago"
+            cov = None
+            band = judge(agg.value, gate.bands, stale=stale)
+            if gate.probe_metric != "checks_passing":  # "healthy now" has no window to cover
+                cov = coverage(gate.window, bucket, agg.buckets, agg.samples)
+                if cov.fraction < 1 and agg.value is not None:
+                    detail = f"{detail}; covers {describe(cov)}"
+                if agg.value is not None and not enough(cov, *self.config.min_coverage(gate)):
+                    band = Band.UNKNOWN  # judged from too little of its window: never green
+                    detail = f"too little data: {describe(cov)}"
             return GateReading(
                 **base,
                 target=gate.target or "all",
                 value=agg.value,
-                band=judge(agg.value, gate.bands, stale=stale),
+                band=band,
                 detail=detail,
                 stale=stale and agg.last_at is not None,
                 observed_at=agg.last_at,
+                coverage=cov,
             )
         q = self.state.query_results.get(gate.name) or QueryResult()
         stale = q.observed_at is None or now - q.observed_at > 2 * gate.interval
@@ -300,16 +322,32 @@ class Engine:
                 await asyncio.wait_for(self._wake.wait(), timeout=period)
 
     async def _leadership_loop(self) -> None:
+        """Take or keep the leadership lock. A leader steps down only when it sees
+        another process hold the lock (Store.hold_leadership answers False); a database
+        it cannot reach says nothing about who leads, so it stays leader, probing into
+        its buffer, and a follower stays follower. After an outage the leader, which
+        lost its lock with its connection, asks every second rather than every five,
+        so it takes its lock back before a follower does."""
+        key = f"gonogo:{self.config.rollout.flag}"
         while True:
+            unsure = False
             if self.want_lead:
-                was = self.leader
                 try:
-                    self.leader = await self.store.hold_leadership(f"gonogo:{self.config.rollout.flag}")
-                except Exception:
-                    self.leader = False
-                if was and not self.leader and not self.state.database.ok:
-                    self.leader = True  # keep probing into the buffer while the database is away
-            await asyncio.sleep(5)
+                    lead = await self.store.hold_leadership(key)
+                except StoreUnavailable:
+                    lead, unsure = self.leader, True
+                except Exception:  # a bug must not change who leads
+                    log.exception("leadership check failed")
+                    lead, unsure = self.leader, True
+                if lead != self.leader:
+                    log.warning("%s", "leading: this process probes and acts" if lead else
+                                "another process holds the leadership lock: following")
+                    self.leader = lead
+                    self.poke()
+            if not self.leader and self._buffer and self.state.database.ok:
+                # Probed while leading, before another process took over: still ours to write.
+                await self._flush_probes()
+            await asyncio.sleep(1 if unsure and self.leader else 5)
 
     async def _probe_loop(self, target) -> None:
         interval = target.interval.total_seconds()
@@ -328,21 +366,28 @@ class Engine:
             await asyncio.sleep(delay)
 
     async def _flush_probes(self) -> None:
-        if not self._buffer:
-            return
-        batch = list(self._buffer)
-        try:
-            await self.store.insert_probes(batch)
-        except StoreUnavailable:
-            return  # kept in the buffer for the next try
-        except psycopg.Error as e:
-            # Rows the database refuses (not a connection fault) must not block every
-            # later evaluation: report and drop this batch.
-            log.error("dropped %d probe results the database refused: %s", len(batch), _short(e))
-            self.state.sources["probe writes"] = SourceHealth(
-                name="probe writes", ok=False, reason=f"{len(batch)} results refused: {_short(e)}", since=self.clock())
-        for _ in batch:
-            self._buffer.popleft()
+        """Write the buffered probe results, oldest first, PROBE_FLUSH_BATCH rows per
+        statement: a day of buffer after an outage goes back in a few seconds, no
+        statement near the timeout. Each batch leaves the buffer before it is written
+        (probes taken meanwhile queue behind it) and goes back when the database is
+        away again; a batch written twice (its commit's answer lost) is skipped by the
+        database, (target, at) being unique."""
+        while self._buffer:
+            batch = [self._buffer.popleft() for _ in range(min(len(self._buffer), PROBE_FLUSH_BATCH))]
+            try:
+                await self.store.insert_probes(batch)
+            except (StoreUnavailable, psycopg.errors.QueryCanceled) as e:
+                # Kept for the next try; when the buffer is full the oldest go first, as ever.
+                self._buffer = deque([*batch, *self._buffer], maxlen=PROBE_BUFFER_MAX)
+                if isinstance(e, psycopg.errors.QueryCanceled):
+                    log.warning("writing %d buffered probe results timed out; retrying later", len(batch))
+                return
+            except psycopg.Error as e:
+                # Rows the database refuses (not a connection fault) must not block every
+                # later evaluation: report and drop this batch.
+                log.error("dropped %d probe results the database refused: %s", len(batch), _short(e))
+                self.state.sources["probe writes"] = SourceHealth(
+                    name="probe writes", ok=False, reason=f"{len(batch)} results refused: {_short(e)}", since=self.clock())
 
     async def _query_loop(self, gate: Gate) -> None:
         while True:
@@ -465,6 +510,28 @@ class Engine:
         if refused:
             raise ValueError("; ".join(refused))
 
+    async def _record(self, now: datetime, readings, rollout) -> None:
+        """Evaluations are recorded every `record_every` (the trends, the report) and,
+        while a gate auto-rollback watches is red, at every refresh: a breach run
+        counts evaluations at the refresh rate, so `sustain = "10s"` rolls back in
+        about ten seconds, not after three 15-second records. The run lives in the
+        database, so a new leader carries it on."""
+        ar = self.config.auto_rollback
+        periodic = self.state.last_recorded is None or now - self.state.last_recorded >= self.record_every
+        watched = [r for r in readings if r.name in ar.gates] if ar.enabled else []
+        red_now = any(r.band is Band.RED for r in watched)
+        breaching = red_now or self.state.watched_red  # and the first evaluation after, which ends the run
+        if not (periodic or breaching):
+            return
+        if self.leader:
+            await self.store.record_evaluations(now, readings if periodic else watched)
+        self.state.watched_red = red_now
+        if periodic:
+            self.state.last_recorded = now
+            self._remember(now, readings)
+        if ar.enabled and rollout is not None:
+            await self._auto_rollback(now, rollout, readings)
+
     async def _auto_rollback(self, now: datetime, rollout, readings) -> None:
         """Roll back, without a human, only on a breach sustained over the whole
         window and over `consecutive` evaluations in a row (checks.breach). Also
@@ -476,7 +543,10 @@ class Engine:
         for name in ar.gates:
             points = series.get(name, [])
             evaluations = [(at, band == Band.RED.value) for at, _, band in points]
-            gap = 3 * self.record_every
+            # Longer than this between two records and nobody saw that time: the run
+            # breaks. Records come every refresh during a breach; a change of leader
+            # takes a few seconds, which must not break it.
+            gap = max(3 * self.config.console.refresh, self.record_every)
             start, n = breach_run(evaluations, gap)
             if start is not None:
                 runs.append(BreachRun(gate=name, seconds=(now - start).total_seconds(), evaluations=n))
@@ -604,7 +674,32 @@ class Engine:
     def _db_down(self, reason: str, now: datetime) -> None:
         prev = self.state.database
         since = prev.since if not prev.ok and prev.since else now
+        sup = self._supervisor()
+        if sup is not None and sup.restarting:  # why it is away says more than "connection refused"
+            reason = sup.describe()
         self.state.database = SourceHealth(name="database", ok=False, reason=reason, since=since)
+
+    # -- the embedded server's supervisor (console/store/supervisor.py) -------------
+
+    def _supervisor(self):
+        """The supervisor of the embedded server the store runs on (runtime.open_store
+        sets it); None for a database given by URL, or a store made directly."""
+        return getattr(self.store, "supervisor", None)
+
+    async def _restart_alert_loop(self, sup) -> None:
+        """Each restart of the embedded server becomes a critical alert once the
+        database answers again (the supervisor logs it at once)."""
+        while True:
+            await asyncio.sleep(1)
+            while sup.notices and self.state.database.ok:
+                note = sup.notices[0]
+                try:
+                    await self.store.raise_alert("db:restarted", "database", "critical",
+                                                 "embedded database restarted", note.summary())
+                except (StoreUnavailable, psycopg.Error):
+                    break  # away again: the next round
+                sup.notices.popleft()
+                self.poke()
 
     def _db_up(self, now: datetime) -> None:
         if not self.state.database.ok:

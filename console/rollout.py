@@ -1,7 +1,8 @@
 """The RolloutController: the only way the rollout changes. Keys, the CLI and
 auto-rollback all call `act`, which in one transaction locks the rollout row,
 compares the version the operator saw, decides (checks.rollout), applies, bumps the
-version, appends the hash-chained audit event, applies a database actuator, and
+version, appends the audit event (hash-chained and signed with the audit key,
+console/audit_key.py) and signs the new head, applies a database actuator, and
 NOTIFYs every other console. External actuators run after the commit; their
 failure is recorded on the state, raised as an alert, and retried idempotently."""
 from __future__ import annotations
@@ -13,11 +14,12 @@ import socket
 from datetime import datetime, timezone
 from typing import Literal
 
-from checks.audit import GENESIS, event_hash, finite_gates, first_broken
+from checks.audit import AuditReport, finite_gates, head_signature, link, seal, verify_flag
 from checks.models import Frozen, Verdict
 from checks.rollout import Action, Refusal, RolloutState, Transition, decide
 
 from .actuators import ActuationError, DatabaseActuator
+from .audit_key import AuditKey, AuditKeyError, load_key, where_help
 from .store.db import Store, StoreUnavailable, ensure_rollout_state, hash_key
 
 log = logging.getLogger("gonogo.rollout")
@@ -57,6 +59,7 @@ class RolloutController:
         self.steps = tuple(steps)
         self.soak_for = soak_for
         self.actuator = actuator or DatabaseActuator()
+        self._audit_key: AuditKey | None = None  # loaded (or created) at the first action
 
     async def act(
         self,
@@ -98,6 +101,10 @@ class RolloutController:
                     hint = " (an override with a reason would let it through)" if d.overridable else ""
                     return ActionResult(outcome="refused", action=action, message=f"{action} refused: {d.reason}{hint}",
                                         version=st.version)
+                key, key_problem = await self._signing_key(conn)
+                if key_problem and action != "rollback":  # a rollback is never refused: it is written unsigned
+                    return ActionResult(outcome="refused", action=action, message=f"{action} refused: {key_problem}",
+                                        version=st.version)
                 actuation = "ok" if self.actuator.in_transaction else "pending"
                 new = d.new
                 await conn.execute(
@@ -110,14 +117,18 @@ class RolloutController:
                 if self.actuator.in_transaction:
                     await self.actuator.apply_in(conn, self.flag, new.percentage)
                 await self._append_event(conn, d, now=now, operator=operator, reason=reason, verdict=verdict,
-                                         gates=gates or {}, automatic=automatic)
+                                         gates=gates or {}, automatic=automatic, key=key)
                 await conn.execute(
                     "select pg_notify(%s, %s)",
                     (CHANNEL, json.dumps({"flag": self.flag, "version": new.version, "operator": operator,
                                           "action": action, "from": d.from_pct, "to": d.to_pct,
                                           "automatic": automatic, "origin": ORIGIN})),
                 )
-        result = ActionResult(outcome="done", action=action, message=_done_message(d, operator), from_pct=d.from_pct,
+        if key_problem:
+            log.warning("%s of %s recorded with an UNSIGNED audit event: %s", action, self.flag, key_problem)
+        unsigned = f" — its audit event is NOT signed: {key_problem}" if key_problem else ""
+        result = ActionResult(outcome="done", action=action, message=_done_message(d, operator) + unsigned,
+                              from_pct=d.from_pct,
                               to_pct=d.to_pct, version=d.new.version, override=d.override, actuation=actuation)
         if not self.actuator.in_transaction:
             result = await self._actuate(result, d.new.percentage, d.from_pct, d.new.version)
@@ -144,24 +155,59 @@ class RolloutController:
             changed = "it changed"
         return f"refused: you saw {seen}, but {changed}; it is now at {st.percentage} % ({st.state.replace('_', ' ')})"
 
-    async def _append_event(self, conn, d: Transition, *, now, operator, reason, verdict, gates, automatic) -> None:
+    async def _signing_key(self, conn) -> tuple[AuditKey | None, str]:
+        """The key this action's event is signed with, or (None, why there is none).
+        The key file is created only for a trail that nothing has signed yet: a
+        console that lacks the key of a signed trail must not start a key of its own."""
         cur = await conn.execute(
-            "select hash from gonogo.rollout_events where flag = %s order by id desc limit 1", (self.flag,)
+            "select key_id from gonogo.rollout_events where flag = %s and key_id is not null order by id limit 1",
+            (self.flag,),
+        )
+        row = await cur.fetchone()
+        trail_key = row[0] if row else None
+        try:
+            key = self._audit_key or load_key(create=trail_key is None)
+        except AuditKeyError as e:
+            return None, f"the audit key cannot be used: {e}"
+        if key is None:
+            return None, (f"this console has no audit key, but the trail of {self.flag} is signed (key id {trail_key}):"
+                          f" give it the key the other consoles use ({where_help()})")
+        self._audit_key = key
+        if trail_key and key.id != trail_key:
+            return None, (f"this console's audit key (id {key.id}, from {key.source}) is not the key that signs the"
+                          f" trail of {self.flag} (id {trail_key}): give every console the same key")
+        return key, ""
+
+    async def _append_event(self, conn, d: Transition, *, now, operator, reason, verdict, gates, automatic,
+                            key: AuditKey | None) -> None:
+        """The event, chained and signed, then the signed head, in the action's transaction."""
+        cur = await conn.execute(
+            "select hash, sig from gonogo.rollout_events where flag = %s order by id desc limit 1", (self.flag,)
         )
         prev = await cur.fetchone()
-        prev_hash = prev[0] if prev else GENESIS
         gates = finite_gates(gates)
         event = dict(at=now, flag=self.flag, operator=operator, action=d.action, from_pct=d.from_pct,
                      to_pct=d.to_pct, reason=reason, verdict=verdict.value, gates=gates, automatic=automatic,
                      override=d.override)
-        head = event_hash(prev_hash, event)
+        sealed = seal(key.secret if key else None, {"hash": prev[0], "sig": prev[1]} if prev else None, event)
         await conn.execute(
             "insert into gonogo.rollout_events (at, flag, operator, action, from_pct, to_pct, reason, verdict, gates,"
-            " automatic, override, prev_hash, hash) values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)",
+            " automatic, override, prev_hash, hash, sig, key_id)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s)",
             (now, self.flag, operator, d.action, d.from_pct, d.to_pct, reason, verdict.value,
-             json.dumps(gates, allow_nan=False), automatic, d.override, prev_hash, head),
+             json.dumps(gates, allow_nan=False), automatic, d.override, sealed["prev_hash"], sealed["hash"],
+             sealed["sig"], sealed["key_id"]),
         )
-        await conn.execute("update gonogo.rollout_state set audit_head = %s where flag = %s", (head, self.flag))
+        cur = await conn.execute("select count(*) from gonogo.rollout_events where flag = %s", (self.flag,))
+        count = (await cur.fetchone())[0]
+        new = d.new
+        head = dict(flag=self.flag, version=new.version, percentage=new.percentage, state=new.state,
+                    stage_started_at=new.stage_started_at, soak_elapsed_s=new.soak_elapsed_s,
+                    soak_resumed_at=new.soak_resumed_at, last=link(sealed), count=count)
+        await conn.execute(
+            "update gonogo.rollout_state set audit_head = %s, audit_count = %s, audit_sig = %s where flag = %s",
+            (head["last"], count, head_signature(key.secret, head) if key else None, self.flag),
+        )
 
     async def _actuate(self, result: ActionResult, percentage: int, previous: int, version: int) -> ActionResult:
         """Apply after the commit, one actuation per flag at a time (an advisory lock
@@ -253,35 +299,39 @@ class RolloutController:
             return await self.retry_actuation()
         return None
 
-    async def verify_audit(self) -> tuple[int, int | None, str]:
-        """(rows checked, first bad id or None, why) over every flag's chain."""
+    async def verify_audit(self, key: AuditKey | None | Literal["load"] = "load") -> AuditReport:
+        """Every flag's trail against its rollout state (checks.audit.verify_flag), read
+        in one snapshot. The key comes from GONOGO_AUDIT_KEY or the key file, never
+        created here; without one, the report says which checks it could not make.
+        AuditKeyError: a key is there but unusable."""
+        if isinstance(key, str):  # "load"
+            key = load_key(create=False)
         async with self.store.connection(action=True) as conn:
-            cur = await conn.execute(
-                "select id, at, flag, operator, action, from_pct, to_pct, reason, verdict, gates, automatic, override,"
-                " prev_hash, hash from gonogo.rollout_events order by flag, id"
-            )
-            names = [c.name for c in cur.description]
-            rows = [dict(zip(names, r)) for r in await cur.fetchall()]
-            cur = await conn.execute("select flag, audit_head from gonogo.rollout_state where audit_head is not null")
-            heads = dict(await cur.fetchall())
+            async with conn.transaction():
+                await conn.execute("set transaction isolation level repeatable read, read only")
+                cur = await conn.execute(
+                    "select id, at, flag, operator, action, from_pct, to_pct, reason, verdict, gates, automatic,"
+                    " override, prev_hash, hash, sig, key_id from gonogo.rollout_events order by flag, id"
+                )
+                names = [c.name for c in cur.description]
+                rows = [dict(zip(names, r)) for r in await cur.fetchall()]
+                cur = await conn.execute(
+                    "select flag, percentage, state, version, stage_started_at, soak_elapsed_s, soak_resumed_at,"
+                    " audit_head, audit_count, audit_sig from gonogo.rollout_state"
+                )
+                names = [c.name for c in cur.description]
+                states = {r[0]: dict(zip(names, r)) for r in await cur.fetchall()}
         by_flag: dict[str, list] = {}
         for r in rows:
             by_flag.setdefault(r["flag"], []).append(r)
-        first = None
-        for flag, flag_rows in by_flag.items():
-            bad = first_broken(flag_rows)
-            if bad and (first is None or bad[0] < first[0]):
-                first = bad
-        if first:
-            return len(rows), first[0], first[1]
-        for flag, head in heads.items():
-            last = by_flag.get(flag, [])
-            if not last or last[-1]["hash"] != head:
-                after = last[-1]["id"] if last else 0
-                return len(rows), after + 1, (
-                    f"the newest events of {flag} are missing: the chain ends at id {after}, "
-                    "but the rollout state records a later head")
-        return len(rows), None, ""
+        flags = [
+            # Another flag's steps are not known here: its advances may end soaking or complete.
+            verify_flag(flag, by_flag.get(flag, []), states.get(flag), key=key.secret if key else None,
+                        first_step=self.steps[0], last_step=self.steps[-1] if flag == self.flag else None)
+            for flag in sorted(set(by_flag) | set(states))
+        ]
+        return AuditReport(flags=flags, keyed=key is not None, key_id=key.id if key else "",
+                           key_source=key.source if key else "")
 
 
 def _done_message(d: Transition, operator: str) -> str:

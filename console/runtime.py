@@ -9,6 +9,7 @@ from .config import Config
 from .store.db import Store, StoreUnavailable, describe_db_error
 from .store.embedded import start_embedded
 from .store.sandbox import grant_reader
+from .store.supervisor import EmbeddedSupervisor
 
 
 def database_url(config: Config, *, embedded_name: str = "pg") -> str:
@@ -34,4 +35,8 @@ async def open_store(config: Config, *, embedded_name: str = "pg", migrate: bool
             except psycopg.Error as e:
                 await store.close()
                 raise StoreUnavailable(f"cannot set up the read-only role: {describe_db_error(e)}") from e
+    # The embedded server this process started (or reuses) is started again when it
+    # dies; a long-running engine runs the supervisor (Engine.run), a one-shot command
+    # never does. A server given by URL is someone else's: never supervised.
+    store.supervisor = None if config.database.url else EmbeddedSupervisor(config.database.data_path, embedded_name)
     return store

@@ -170,3 +170,37 @@ async def test_a_short_blip_does_not_roll_back(db_url, health_server):
         assert engine.snapshot.rollout.state == "soaking" and engine.snapshot.rollout.percentage == 10
     with psycopg.connect(db_url) as c:
         assert c.execute("select count(*) from gonogo.rollout_events").fetchone()[0] == 0
+
+
+def _timed_config(db_url, base):
+    return make_config(
+        db_url, base,
+        gates=[{"name": "error_rate", "source": "probe", "window": "3s"}],
+        auto_rollback={"enabled": True, "gates": ["error_rate"], "sustain": "10s", "consecutive": 3},
+    )
+
+
+async def test_a_sustained_breach_rolls_back_on_time_and_a_2s_spike_does_not(db_url, health_server):
+    """sustain 10 s, consecutive 3, refresh 1 s, evaluations recorded every 15 s as in
+    production: the breach is counted at the refresh rate, so it rolls back within
+    25 s of the service failing; a 2 s spike (red ~5 s with its 3 s window) does not."""
+    import time
+
+    base, state = health_server
+    async with running(_timed_config(db_url, base)) as engine:
+        await wait_for(None, lambda: engine.snapshot and engine.snapshot.verdict is Verdict.GO, what="GO")
+        await _rollout_at_10(db_url)
+        state.status = 503
+        await asyncio.sleep(2)
+        state.status = 200
+        await wait_for(None, lambda: engine.snapshot.verdict is Verdict.GO, timeout=20, what="recovered from the spike")
+        await asyncio.sleep(12)
+        assert engine.snapshot.rollout.state == "soaking", "a 2 s spike rolled back"
+        t0 = time.monotonic()
+        state.status = 503
+        await wait_for(None, lambda: engine.snapshot.rollout.state == "rolled_back", timeout=40, what="auto-rollback")
+        took = time.monotonic() - t0
+    print(f"auto-rollback {took:.1f} s after the breach began")
+    assert 10 <= took <= 25, f"rolled back {took:.1f} s after the breach began"
+    with psycopg.connect(db_url) as c:
+        assert c.execute("select count(*) from gonogo.rollout_events where automatic").fetchone()[0] == 1

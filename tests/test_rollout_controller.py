@@ -22,6 +22,14 @@ from console.store.db import Store
 STEPS = [0, 5, 10, 25, 50, 75, 100]
 
 
+@pytest.fixture(autouse=True)
+def _audit_key_from_env(monkeypatch):
+    # The audit key from the environment: a key file would appear in the per-test XDG
+    # dir under tmp_path, among the files the actuator tests list (tests/test_audit.py
+    # covers the key file).
+    monkeypatch.setenv("GONOGO_AUDIT_KEY", "ab" * 32)
+
+
 def controller(store, soak="0s", actuator=None):
     soak_td = timedelta(seconds=0) if soak == "0s" else timedelta(hours=12)
     return RolloutController(store, flag="f", steps=STEPS, soak_for=lambda pct: soak_td, actuator=actuator)
@@ -162,7 +170,8 @@ async def test_tampered_audit_row_is_found(store, db_url):
     c = controller(store)
     for action in ("advance", "advance", "hold", "resume", "rollback"):
         assert (await act(c, action)).outcome == "done"
-    assert await c.verify_audit() == (5, None, "")
+    report = await c.verify_audit()
+    assert report.events == 5 and report.verified
     with psycopg.connect(db_url, autocommit=True) as conn:
         third = conn.execute("select id from gonogo.rollout_events order by id offset 2 limit 1").fetchone()[0]
         for sql in ("update gonogo.rollout_events set reason = 'x'", "delete from gonogo.rollout_events",
@@ -172,8 +181,8 @@ async def test_tampered_audit_row_is_found(store, db_url):
         # a superuser can switch the guard off; the chain still tells
         conn.execute("alter table gonogo.rollout_events disable trigger rollout_events_append_only")
         conn.execute("update gonogo.rollout_events set reason = 'nothing happened' where id = %s", (third,))
-    n, bad, why = await c.verify_audit()
-    assert bad == third and "edited" in why
+    [p] = (await c.verify_audit()).problems
+    assert p.event_id == third and "edited" in p.why
 
 
 async def test_deleting_the_newest_events_is_found(store, db_url):
@@ -184,8 +193,9 @@ async def test_deleting_the_newest_events_is_found(store, db_url):
         conn.execute("alter table gonogo.rollout_events disable trigger rollout_events_append_only")
         last = conn.execute("select max(id) from gonogo.rollout_events").fetchone()[0]
         conn.execute("delete from gonogo.rollout_events where id = %s", (last,))  # the chain left is intact
-    n, bad, why = await c.verify_audit()
-    assert n == 2 and bad == last and "newest events of f are missing" in why
+    report = await c.verify_audit()
+    [p] = report.problems
+    assert report.events == 2 and p.event_id == last - 1 and f"events after id {last - 1} were deleted" in p.why
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -291,7 +301,7 @@ async def test_non_finite_gate_values_never_block_a_rollback_and_the_chain_verif
     assert r.outcome == "done"
     assert rows(db_url, "select gates from gonogo.rollout_events order by id desc limit 1")[0][0] == {
         "p95_latency": None, "error_rate": None, "big": 1e16}
-    assert (await c.verify_audit())[1] is None
+    assert (await c.verify_audit()).verified
 
 
 # --- the file actuator through symlinks, and what it refuses (issue 8) -----------------

@@ -70,7 +70,13 @@ class VerdictBanner(Horizontal):
         if s.rollout is not None:
             info.append(visible(s.rollout.flag, limit=100), style="bold")
             info.append(f" at {s.rollout.percentage} % · {s.rollout.state.replace('_', ' ')}")
-        info.append("  ·  leader" if s.leader else "  ·  follower (another process probes)", style="dim")
+        if s.leader:
+            # Through an outage the leader stays leader: it probes and keeps the results
+            # (the status line below says why the database is away: restarting, ...).
+            info.append("  ·  leader", style="dim")
+        else:
+            # Who probes is only known while the database answers.
+            info.append("  ·  follower (another process probes)" if s.database.ok else "  ·  follower", style="dim")
         info.append(f"  ·  evaluated {s.at.astimezone():%H:%M:%S}", style="dim")
         if self.read_only:
             info.append("  ")

@@ -6,6 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
+from checks.audit import head_signature, link, seal
+
+from ..audit_key import load_key
+
 DEMO_SCHEMA = """
 create schema if not exists demo;
 create table if not exists demo.meta (key text primary key, value text not null);
@@ -36,6 +40,7 @@ def seed(url: str, targets: list[str], flag: str, steps: list[int], *, now: date
         if row and last and now - last < FRESH_FOR and not reset:
             return datetime.fromisoformat(row[0])
         start = burn_in_start(now)
+        key = load_key(create=True)  # before anything is emptied: a key that cannot be used changes nothing
         with conn.transaction():
             # The audit trail is append-only; only the demo, starting its story over,
             # lifts that for the one statement that empties its own trail.
@@ -105,16 +110,40 @@ def seed(url: str, targets: list[str], flag: str, steps: list[int], *, now: date
                 """,
                 (now - timedelta(hours=1), now - timedelta(seconds=15)),
             )
-            pct = steps[min(2, len(steps) - 1)]
+            # The rollout so far, written as the controller writes it: one signed event per
+            # advance and a signed head (the audit key is created on first use, as by any
+            # process that writes events), so `gonogo audit verify` holds on the demo too.
+            # The trail starts over, so the version does as well: 1 + one per event.
+            n = min(2, len(steps) - 1)
+            pct, started = steps[n], now - timedelta(hours=5)
+            prev = None
+            for i in range(1, n + 1):
+                event = dict(at=started - timedelta(hours=12 * (n - i)), flag=flag, operator="demo", action="advance",
+                             from_pct=steps[i - 1], to_pct=steps[i], reason=f"burn-in clean at {steps[i - 1]} %",
+                             verdict="GO", gates={}, automatic=False, override=False)
+                prev = seal(key.secret, prev, event)
+                conn.execute(
+                    "insert into gonogo.rollout_events (at, flag, operator, action, from_pct, to_pct, reason, verdict,"
+                    " gates, automatic, override, prev_hash, hash, sig, key_id)"
+                    " values (%s, %s, %s, %s, %s, %s, %s, %s, '{}'::jsonb, %s, %s, %s, %s, %s, %s)",
+                    (event["at"], flag, "demo", "advance", event["from_pct"], event["to_pct"], event["reason"], "GO",
+                     False, False, prev["prev_hash"], prev["hash"], prev["sig"], prev["key_id"]),
+                )
+            state = "complete" if n == len(steps) - 1 else "soaking"
+            head = dict(flag=flag, version=1 + n, percentage=pct, state=state, stage_started_at=started,
+                        soak_elapsed_s=0.0, soak_resumed_at=started if state == "soaking" else None,
+                        last=link(prev), count=n)
             conn.execute(
                 "insert into gonogo.rollout_state (flag, percentage, state, version, stage_started_at,"
-                " soak_elapsed_s, soak_resumed_at, updated_by)"
-                " values (%s, %s, 'soaking', 3, %s, 0, %s, 'demo')"
+                " soak_elapsed_s, soak_resumed_at, updated_by, audit_head, audit_count, audit_sig)"
+                " values (%s, %s, %s, %s, %s, %s, %s, 'demo', %s, %s, %s)"
                 " on conflict (flag) do update set percentage = excluded.percentage, state = excluded.state,"
-                " version = gonogo.rollout_state.version + 1, stage_started_at = excluded.stage_started_at,"
-                " soak_elapsed_s = 0, soak_resumed_at = excluded.soak_resumed_at, updated_by = 'demo',"
-                " audit_head = null, actuation = 'ok', actuation_error = ''",
-                (flag, pct, now - timedelta(hours=5), now - timedelta(hours=5)),
+                " version = excluded.version, stage_started_at = excluded.stage_started_at,"
+                " soak_elapsed_s = excluded.soak_elapsed_s, soak_resumed_at = excluded.soak_resumed_at,"
+                " updated_by = 'demo', audit_head = excluded.audit_head, audit_count = excluded.audit_count,"
+                " audit_sig = excluded.audit_sig, actuation = 'ok', actuation_error = ''",
+                (flag, pct, state, head["version"], started, 0.0, head["soak_resumed_at"], head["last"], n,
+                 head_signature(key.secret, head)),
             )
             conn.execute(
                 "insert into demo.meta (key, value) values ('burn_in_start', %s)"

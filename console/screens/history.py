@@ -32,6 +32,8 @@ class HistoryScreen(Screen):
         self.query_one("#history-title", Static).update(title)
         table = self.query_one(DataTable)
         table.clear()
+        if not history:
+            table.add_row("", "", "", "", "", "", Text("no events yet: nobody has acted on this rollout", style="dim italic"))
         for h in reversed(history):
             marks = " ".join(m for m, on in (("AUTO", h["automatic"]), ("OVERRIDE", h["override"])) if on)
             table.add_row(literal(h["at"][:19].replace("T", " ")), literal(h["operator"], limit=60),

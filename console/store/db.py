@@ -27,6 +27,7 @@ MIGRATION_LOCK = 0x60_6060
 # kernel's two-hour TCP keepalive (ignored on Unix sockets, where it is not needed).
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 LEADER_LOCK_BASE = 0x60_6000
+RECONNECT_WINDOW = 10.0  # seconds; see Store.open()
 
 
 class StoreUnavailable(Exception):
@@ -45,6 +46,8 @@ class ProbeAggregate:
     value: float | None
     detail: str
     last_at: datetime | None
+    samples: int = 0  # probes (or rollup counts) the value was computed from
+    buckets: int = 0  # coverage buckets of the window holding at least one of them
 
 
 # Which table serves which window: raw rows for short windows, rollups beyond.
@@ -83,6 +86,14 @@ class Store:
         )
 
     async def open(self) -> None:
+        # The pool reconnects in the background with a backoff that doubles (1 s, 2 s,
+        # 4 s, ...) until its reconnect_timeout; then the next request (an evaluation,
+        # every second) starts a fresh attempt. With a window of a day the backoff grows
+        # with the outage, and the console stayed STALE about as long again after the
+        # server was back (measured: 22 s after a 35 s outage); with this window it is
+        # back within a few seconds of the server, however long the outage.
+        for pool in (self._pool, self._action_pool):
+            pool.reconnect_timeout = RECONNECT_WINDOW
         await self._pool.open(wait=False)
         await self._action_pool.open(wait=False)
         await self.sandbox.open()
@@ -116,6 +127,20 @@ class Store:
             finally:
                 self._pinned.reset(token)
 
+    @contextlib.asynccontextmanager
+    async def scratch(self):
+        """Like session(), inside a transaction that is always rolled back: a one-shot
+        command's own probes count for its own answer (the same SQL as every other
+        evaluation) and are never written (`gonogo check` from a laptop that cannot
+        reach the targets must not make the live console read "0/5 healthy")."""
+        async with self.connection() as conn:
+            token = self._pinned.set(conn)
+            try:
+                async with conn.transaction(force_rollback=True):
+                    yield
+            finally:
+                self._pinned.reset(token)
+
     # -- schema ---------------------------------------------------------------
 
     async def migrate(self) -> int:
@@ -145,10 +170,14 @@ class Store:
             return
         async with self.connection() as conn:
             async with conn.cursor() as cur:
-                # One statement so the rollup trigger runs once per batch.
+                # One statement so the rollup trigger runs once per batch. A probe is
+                # (target, at): one written already (a batch retried after a commit whose
+                # answer was lost, a buffer written back after a leader change) is skipped,
+                # and the rollup trigger's transition table holds only the rows inserted.
                 await cur.execute(
                     "insert into gonogo.probe_results (target, at, ok, status, latency_ms, reason)"
-                    " select * from unnest(%s::text[], %s::timestamptz[], %s::bool[], %s::int[], %s::float8[], %s::text[])",
+                    " select * from unnest(%s::text[], %s::timestamptz[], %s::bool[], %s::int[], %s::float8[], %s::text[])"
+                    " on conflict (target, at) do nothing",
                     (
                         [r.target for r in results],
                         [r.at for r in results],
@@ -159,8 +188,10 @@ class Store:
                     ),
                 )
 
-    async def probe_aggregate(self, metric: str, window: timedelta, targets: Sequence[str]) -> ProbeAggregate:
-        """One probe gate over its window, for the given targets."""
+    async def probe_aggregate(self, metric: str, window: timedelta, targets: Sequence[str],
+                              bucket: timedelta = timedelta(minutes=1)) -> ProbeAggregate:
+        """One probe gate over its window, for the given targets, with how many samples
+        it had and how many `bucket`s of the window hold one (checks.coverage)."""
         async with self.connection() as conn:
             if metric == "checks_passing":
                 cur = await conn.execute(
@@ -179,32 +210,35 @@ class Store:
             last_at = await self._last_probe_at(conn, targets)
             if metric == "p95_latency":
                 cur = await conn.execute(
-                    "select percentile_cont(0.95) within group (order by latency_ms), count(*)"
+                    "select percentile_cont(0.95) within group (order by latency_ms), count(*),"
+                    " count(distinct date_bin(%s, at, timestamptz 'epoch'))"
                     " from gonogo.probe_results where target = any(%s) and at > now() - %s and latency_ms is not null",
-                    (list(targets), window),
+                    (bucket, list(targets), window),
                 )
-                p95, n = await cur.fetchone()
-                return ProbeAggregate(p95, f"{n} probes" if n else "no probes in window", last_at)
+                p95, n, buckets = await cur.fetchone()
+                none = "no probe answered in window" if last_at is not None else "no probes in window"
+                return ProbeAggregate(p95, f"{n} probes" if n else none, last_at, n, buckets)
             table = rollup_for(window)
             if table == "gonogo.probe_results":
                 sql = (
-                    "select count(*) filter (where ok), count(*) from gonogo.probe_results"
-                    " where target = any(%s) and at > now() - %s"
+                    "select count(*) filter (where ok), count(*), count(distinct date_bin(%s, at, timestamptz 'epoch'))"
+                    " from gonogo.probe_results where target = any(%s) and at > now() - %s"
                 )
             else:
                 trunc = "minute" if table.endswith("minute") else "hour"
                 sql = (
-                    f"select sum(ok), sum(total) from {table}"
+                    f"select sum(ok), sum(total), count(distinct date_bin(%s, bucket, timestamptz 'epoch')) from {table}"
                     f" where target = any(%s) and bucket >= date_trunc('{trunc}', now() - %s)"
                 )
-            cur = await conn.execute(sql, (list(targets), window))
-            ok, total = await cur.fetchone()
+            cur = await conn.execute(sql, (bucket, list(targets), window))
+            ok, total, buckets = await cur.fetchone()
             if not total:
                 return ProbeAggregate(None, "no probes in window", last_at)
             failed = total - ok
+            total, buckets = int(total), int(buckets)
             if metric == "error_rate":
-                return ProbeAggregate(100.0 * failed / total, f"{failed}/{total} failed", last_at)
-            return ProbeAggregate(100.0 * ok / total, f"{ok}/{total} ok", last_at)
+                return ProbeAggregate(100.0 * failed / total, f"{failed}/{total} failed", last_at, total, buckets)
+            return ProbeAggregate(100.0 * ok / total, f"{ok}/{total} ok", last_at, total, buckets)
 
     async def _last_probe_at(self, conn, targets: Sequence[str]) -> datetime | None:
         cur = await conn.execute(
@@ -269,14 +303,19 @@ class Store:
 
     async def rollout_view(self, flag: str, steps: Sequence[int], soak_for) -> RolloutView:
         async with self.connection() as conn:
-            await ensure_rollout_state(conn, flag, steps[0])
+            # A read writes nothing (every console reads this every second): a flag never
+            # acted on reads as what ensure_rollout_state() will create at the first action.
             cur = await conn.execute(
                 "select percentage, state, version, stage_started_at, soak_elapsed_s"
                 " + coalesce(extract(epoch from now() - soak_resumed_at), 0), now(), updated_by,"
                 " actuation, actuation_error from gonogo.rollout_state where flag = %s",
                 (flag,),
             )
-            pct, state, version, started, elapsed, now, by, actuation, actuation_error = await cur.fetchone()
+            row = await cur.fetchone()
+            if row is None:
+                now = (await (await conn.execute("select now()")).fetchone())[0]
+                row = (steps[0], "idle", 1, None, 0.0, now, "", "ok", "")
+            pct, state, version, started, elapsed, now, by, actuation, actuation_error = row
         return RolloutView(
             flag=flag,
             steps=tuple(steps),
@@ -373,7 +412,17 @@ class Store:
 
     async def hold_leadership(self, key: str) -> bool:
         """Try to be (or stay) the leader for `key`: a session advisory lock held on a
-        connection of its own. Returns whether this process leads now."""
+        connection of its own.
+
+        True: this process holds the lock. False: another process holds it, that is
+        `pg_try_advisory_lock` answered false on a live connection; the only answer
+        that means "not the leader". A connection that fails says nothing about who
+        leads: StoreUnavailable, and the caller keeps the role it had (a leader goes
+        on probing into its buffer through an outage).
+
+        A lock still held by this process's own previous session (its connection broke
+        on our side, a network cut, while the server kept the session) is taken back:
+        that backend is ended, then the lock taken again."""
         lock_id = LEADER_LOCK_BASE + (abs(hash_key(key)) % 1_000_000)
         conn = self._leader_conn
         if conn is not None and not conn.closed:
@@ -389,15 +438,45 @@ class Store:
                 self._leader_conn = None
         try:
             conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=3, **KEEPALIVES)
-        except psycopg.Error:
-            return False
-        try:
+        except psycopg.Error as e:
+            raise StoreUnavailable(describe_db_error(e)) from e
+
+        async def try_lock() -> tuple[bool, tuple]:
+            """(taken, (holder's backend pid, its backend_start)): a session is known by
+            both, a pid alone may be reused. A bigint key < 2^32 is classid 0, objid key,
+            objsubid 1 in pg_locks."""
             cur = await conn.execute("select pg_try_advisory_lock(%s)", (lock_id,))
             if (await cur.fetchone())[0]:
-                self._leader_conn = conn
-                return True
-        except psycopg.Error:
-            pass
+                return True, ()
+            cur = await conn.execute(
+                "select l.pid, a.backend_start from pg_locks l join pg_stat_activity a using (pid)"
+                " where l.locktype = 'advisory' and l.granted and l.classid = 0 and l.objid::bigint = %s"
+                " and l.objsubid = 1 limit 1", (lock_id,))
+            return False, tuple(await cur.fetchone() or ())
+
+        try:
+            async with asyncio.timeout(5):
+                got, session = await try_lock()
+                if not got and session == getattr(self, "_leader_session", None):
+                    # Our own orphaned session: end it, and take the lock once it has gone.
+                    await conn.execute("select pg_terminate_backend(%s)", (session[0],))
+                    for _ in range(30):
+                        await asyncio.sleep(0.1)
+                        got, _ = await try_lock()
+                        if got:
+                            break
+                if got:
+                    cur = await conn.execute("select pid, backend_start from pg_stat_activity where pid = pg_backend_pid()")
+                    self._leader_session = tuple(await cur.fetchone())
+                    self._leader_conn = conn
+                    return True
+        except (psycopg.Error, TimeoutError) as e:
+            with contextlib.suppress(Exception):
+                await conn.close()
+            if isinstance(e, psycopg.Error) and not is_connection_fault(e):
+                log.warning("leadership: %s", describe_db_error(e))
+            raise StoreUnavailable(describe_db_error(e) if isinstance(e, psycopg.Error)
+                                   else "the leadership lock did not answer within 5 s") from e
         await conn.close()
         return False
 

