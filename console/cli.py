@@ -164,6 +164,9 @@ def _demo(config: Config, args) -> int:
 
     _out("gonogo demo: starting the embedded PostgreSQL and the simulated service…", file=sys.stderr)
     demo_config, service = prepare_demo(config, port=args.port, reset=args.reset)
+    # The console opens the demo's server as its embedded one (no URL), so it is the
+    # process that supervises it: killed, it is started again.
+    demo_config = demo_config.model_copy(update={"database": demo_config.database.model_copy(update={"url": ""})})
     try:
         return _tui(demo_config, demo=service, embedded_name=DEMO_DB)
     finally:

@@ -27,7 +27,7 @@ MIGRATION_LOCK = 0x60_6060
 # kernel's two-hour TCP keepalive (ignored on Unix sockets, where it is not needed).
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 LEADER_LOCK_BASE = 0x60_6000
-RECONNECT_WINDOW = 10.0  # seconds; see Store.open()
+RECONNECT_WINDOW = 10.0  # seconds; see Store.__init__
 
 
 class StoreUnavailable(Exception):
@@ -74,7 +74,13 @@ class Store:
             **KEEPALIVES,
             "options": f"-c statement_timeout={self.statement_timeout_ms} -c application_name=gonogo",
         }
-        common = dict(open=False, timeout=connect_timeout, reconnect_timeout=24 * 3600,  # keep trying overnight
+        # The pool reconnects in the background with a backoff that doubles (1 s, 2 s,
+        # 4 s, ...) until its reconnect_timeout; then the next request (an evaluation,
+        # every second) starts a fresh attempt. With a window of a day the backoff grew
+        # with the outage, and the console stayed STALE about as long again after the
+        # server was back (measured: 22 s after a 35 s outage); with this window it is
+        # back within a few seconds of the server, however long the outage.
+        common = dict(open=False, timeout=connect_timeout, reconnect_timeout=RECONNECT_WINDOW,
                       check=AsyncConnectionPool.check_connection, kwargs=kwargs)
         self._pool = AsyncConnectionPool(url, min_size=1, max_size=4, **common)
         # Rollout actions get connections of their own: four slow SQL gates must never
@@ -86,14 +92,6 @@ class Store:
         )
 
     async def open(self) -> None:
-        # The pool reconnects in the background with a backoff that doubles (1 s, 2 s,
-        # 4 s, ...) until its reconnect_timeout; then the next request (an evaluation,
-        # every second) starts a fresh attempt. With a window of a day the backoff grows
-        # with the outage, and the console stayed STALE about as long again after the
-        # server was back (measured: 22 s after a 35 s outage); with this window it is
-        # back within a few seconds of the server, however long the outage.
-        for pool in (self._pool, self._action_pool):
-            pool.reconnect_timeout = RECONNECT_WINDOW
         await self._pool.open(wait=False)
         await self._action_pool.open(wait=False)
         await self.sandbox.open()

@@ -90,6 +90,7 @@ class QuerySandbox:
             connection_class=_recording_connection(self._connect_error),
             configure=_configure,
             check=AsyncConnectionPool.check_connection,  # after a server restart: a fresh one, not an error
+            reconnect_timeout=10.0,  # as the console's pools: back within seconds of the server, not minutes
             kwargs={
                 "autocommit": True,  # transactions are opened (READ ONLY) and rolled back explicitly
                 "prepare_threshold": None,  # DISCARD ALL would drop what psycopg prepared
