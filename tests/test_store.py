@@ -125,3 +125,24 @@ async def test_only_one_leader(store, db_url):
         assert await store.hold_leadership("flag")  # still ours
     finally:
         await other.close()
+
+
+async def test_prune_goes_in_batches_and_keeps_what_is_inside_retention(store):
+    from datetime import datetime, timezone
+
+    from checks.models import ProbeResult
+
+    now = datetime.now(timezone.utc)
+    old = [ProbeResult(target=f"t{i % 7}", at=now - timedelta(days=3, seconds=i), ok=True, status=200, latency_ms=1.0)
+           for i in range(12_000)]
+    recent = [ProbeResult(target="t0", at=now - timedelta(seconds=i), ok=True, status=200, latency_ms=1.0)
+              for i in range(100)]
+    await store.insert_probes(old)
+    await store.insert_probes(recent)
+    deleted = await store.prune(timedelta(days=2), batch=5_000)
+    assert deleted >= 12_000  # raw rows in batches of 5,000, and their old minute-rollup rows
+    async with store.connection() as conn:
+        assert (await (await conn.execute("select count(*) from gonogo.probe_results")).fetchone())[0] == 100
+        # the per-hour rollup keeps the pruned days (long windows read it)
+        assert (await (await conn.execute("select sum(total) from gonogo.probe_hour")).fetchone())[0] == 12_100
+    assert await store.prune(timedelta(days=2), batch=5_000) == 0
