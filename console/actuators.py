@@ -21,14 +21,8 @@ from .secrets import mask_text
 
 
 class ActuationError(Exception):
-    """The change did not reach the system; the message says why.
-
-    The message often quotes the system (a script's stderr, an HTTP error) and is
-    stored in PostgreSQL, whose text cannot hold NUL: a NUL is written as `\\x00`,
-    as the screen would show it anyway, instead of failing the bookkeeping."""
-
-    def __init__(self, message: str = ""):
-        super().__init__(str(message).replace("\x00", "\\x00"))
+    """The change did not reach the system; the message says why (it often quotes
+    the system: a script's stderr, an HTTP error)."""
 
 
 class DatabaseActuator:

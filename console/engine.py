@@ -48,7 +48,7 @@ from .sources import SourceError
 from .sources.alertmanager import fetch_alerts
 from .sources.prometheus import promql_value
 from .rollout import CHANNEL, RolloutController, make_controller
-from .store.db import Store, StoreUnavailable, describe_db_error
+from .store.db import Store, StoreUnavailable
 from .store.sandbox import QueryRefused
 
 log = logging.getLogger("gonogo.engine")
@@ -412,10 +412,6 @@ class Engine:
         except StoreUnavailable as e:
             self._db_down(str(e), now)
             self.state.query_results[gate.name] = QueryResult(prev.value, prev.error, prev.observed_at)
-        except psycopg.errors.QueryCanceled:
-            self.state.query_results[gate.name] = QueryResult(
-                None, f"timed out after {format_duration(gate.timeout)}", now
-            )
         except (SourceError, psycopg.Error, ValueError) as e:
             self.state.query_results[gate.name] = QueryResult(None, _short(e), now)
 
@@ -684,7 +680,7 @@ class Engine:
     def _supervisor(self):
         """The supervisor of the embedded server the store runs on (runtime.open_store
         sets it); None for a database given by URL, or a store made directly."""
-        return getattr(self.store, "supervisor", None)
+        return self.store.supervisor
 
     async def _restart_alert_loop(self, sup) -> None:
         """Each restart of the embedded server becomes a critical alert once the

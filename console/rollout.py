@@ -20,7 +20,7 @@ from checks.rollout import Action, Refusal, RolloutState, Transition, decide
 
 from .actuators import ActuationError, DatabaseActuator
 from .audit_key import AuditKey, AuditKeyError, load_key, where_help
-from .store.db import Store, StoreUnavailable, ensure_rollout_state, hash_key
+from .store.db import Store, StoreUnavailable, ensure_rollout_state, hash_key, pg_text
 
 log = logging.getLogger("gonogo.rollout")
 ACTUATION_LOCK_BASE = 0x61_0000_0000
@@ -256,7 +256,7 @@ class RolloutController:
         the small action pool, which a waiting actuation may be holding)."""
         await conn.execute(
             "update gonogo.rollout_state set actuation = %s, actuation_error = %s where flag = %s and version = %s",
-            (actuation, error, self.flag, version),
+            (actuation, pg_text(error), self.flag, version),
         )
         await conn.execute("select pg_notify(%s, %s)", (CHANNEL, json.dumps({"flag": self.flag, "version": version,
                                                                              "actuation": actuation})))

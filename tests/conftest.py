@@ -3,7 +3,8 @@ test, a real HTTP health endpoint on 127.0.0.1, and the user's own config kept o
 from __future__ import annotations
 
 import json
-import os
+import subprocess
+import sys
 import tempfile
 import threading
 import uuid
@@ -180,3 +181,25 @@ async def wait_for(pilot_or_none, predicate, timeout: float = 15.0, what: str = 
         else:
             await asyncio.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def other_console_acts(db_url, operator: str, reason: str, action: str = "advance") -> str:
+    """Another process (another console, or the CLI) acts on the rollout."""
+    code = (
+        "import asyncio, json, sys\n"
+        "from datetime import timedelta\n"
+        "from checks.models import Verdict\n"
+        "from console.rollout import RolloutController\n"
+        "from console.store.db import Store\n"
+        "async def main():\n"
+        "    args = json.loads(sys.argv[2])\n"
+        "    s = Store(sys.argv[1]); await s.open()\n"
+        "    c = RolloutController(s, flag='phase_4_deployment', steps=[0,5,10,25,50,75,100], soak_for=lambda p: timedelta(0))\n"
+        "    print((await c.act(args['action'], operator=args['operator'], reason=args['reason'], verdict=Verdict.GO)).outcome)\n"
+        "    await s.close()\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, db_url, json.dumps({"operator": operator, "reason": reason, "action": action})],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()

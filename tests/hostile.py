@@ -33,13 +33,26 @@ TEXTS = [t for _, t in CORPUS]
 # plus the private modes Textual itself toggles. Anything else came from the data.
 _OURS = re.compile(r"\x1b\[[0-9;]*[mHABCDGf]|\x1b\[\?[0-9;]*[hl]")
 _FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_FORBIDDEN_PLAIN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def foreign_controls(frame: str) -> list[str]:
+def foreign_controls(frame: str, *, terminal: bool = True) -> list[str]:
     """Control characters in `frame` that are not the terminal's own SGR / cursor
-    sequences: an OSC, a BEL, a C1 CSI, a clear screen, a NUL, a bidi override."""
+    sequences: an OSC, a BEL, a C1 CSI, a clear screen, a NUL, a bidi override.
+    `terminal=False`: plain text (CLI output), where anything but a newline is foreign."""
+    if not terminal:
+        return sorted({repr(m.group(0)) for m in _FORBIDDEN_PLAIN.finditer(frame)})
     rest = _OURS.sub("", frame)
     return sorted({repr(m.group(0)) for m in _FORBIDDEN.finditer(rest)})
+
+
+def failing_deploy_script(tmp_path, texts):
+    """A deploy script that fails, its stderr the given texts on one line (the command
+    actuator reports the last line of stderr)."""
+    script = tmp_path / "deploy.py"
+    payload = " ".join(t for t in texts if len(t) < 200 and len(t.splitlines()) == 1)
+    script.write_text(f"import sys\nsys.stderr.write({payload!r})\nsys.exit(3)\n")
+    return script
 
 
 def shown(text: str, limit: int = 40) -> str:

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from markdown_it import MarkdownIt
 
-from .hostile import CORPUS
+from .hostile import CORPUS, failing_deploy_script, foreign_controls
 from .test_cli import gonogo
 
 STORABLE = [(label, t) for label, t in CORPUS if "\x00" not in t]
@@ -25,15 +25,11 @@ FLAG = "phase_4_deployment"
 
 def foreign(out: str) -> list[str]:
     """CLI output is plain text: any control character but newline came from data."""
-    return sorted({repr(c) for c in out if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f
-                   or c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"})
+    return foreign_controls(out, terminal=False)
 
 
 def hostile_config(tmp_path, db_url, base):
-    script = tmp_path / "deploy.py"
-    # one line (the actuator reports the last line of stderr)
-    payload = " ".join(t for _, t in STORABLE if len(t) < 200 and len(t.splitlines()) == 1)
-    script.write_text(f"import sys\nsys.stderr.write({payload!r})\nsys.exit(3)\n")
+    script = failing_deploy_script(tmp_path, [t for _, t in STORABLE])
     path = tmp_path / "hostile.toml"
     path.write_text(f"""
 [console]

@@ -6,8 +6,6 @@ literally, and the frame Textual would write to the terminal holds no escape
 sequence from the data."""
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 
 import psycopg
@@ -20,8 +18,8 @@ from widgets.alert_feed import AlertFeed
 from widgets.literal import visible
 from widgets.rollout_panel import RolloutPanel
 
-from .conftest import make_config, wait_for
-from .hostile import CORPUS, TEXTS, foreign_controls
+from .conftest import make_config, other_console_acts, wait_for
+from .hostile import CORPUS, TEXTS, failing_deploy_script, foreign_controls
 
 SIZE = (160, 48)
 FLAG = "phase_4_deployment"
@@ -62,37 +60,6 @@ def hostile_config(db_url, base, script):
     )
 
 
-def failing_script(tmp_path):
-    """A deploy script that fails, its stderr the corpus on one line."""
-    script = tmp_path / "deploy.py"
-    # one line (the actuator reports the last line of stderr)
-    payload = " ".join(t for t in STORABLE if len(t) < 200 and len(t.splitlines()) == 1)
-    script.write_text(f"import sys\nsys.stderr.write({payload!r})\nsys.exit(3)\n")
-    return script
-
-
-def other_console_acts(db_url, operator: str, reason: str, action: str = "advance") -> str:
-    """Another process (another console, or the CLI) acts on the rollout."""
-    code = (
-        "import asyncio, json, sys\n"
-        "from datetime import timedelta\n"
-        "from checks.models import Verdict\n"
-        "from console.rollout import RolloutController\n"
-        "from console.store.db import Store\n"
-        "async def main():\n"
-        "    args = json.loads(sys.argv[2])\n"
-        "    s = Store(sys.argv[1]); await s.open()\n"
-        "    c = RolloutController(s, flag='phase_4_deployment', steps=[0,5,10,25,50,75,100], soak_for=lambda p: timedelta(0))\n"
-        "    print((await c.act(args['action'], operator=args['operator'], reason=args['reason'], verdict=Verdict.GO)).outcome)\n"
-        "    await s.close()\n"
-        "asyncio.run(main())\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code, db_url, json.dumps({"operator": operator, "reason": reason, "action": action})],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
-
-
 def add_alerts(db_url, texts):
     with psycopg.connect(db_url, autocommit=True) as c:
         for i, t in enumerate(texts):
@@ -102,7 +69,7 @@ def add_alerts(db_url, texts):
 
 async def test_the_corpus_through_every_surface(db_url, health_server, tmp_path):
     base, _ = health_server
-    config = hostile_config(db_url, base, failing_script(tmp_path))
+    config = hostile_config(db_url, base, failing_deploy_script(tmp_path, STORABLE))
     app = make_app(config)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.rollout is not None

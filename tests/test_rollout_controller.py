@@ -440,3 +440,14 @@ async def test_an_operator_from_user_with_control_characters_can_still_act(store
     r = await act(controller(store), "advance", operator=operator)
     assert r.outcome == "done"
     assert rows(db_url, "select operator from gonogo.rollout_events") == [("bob\\x1b[31m\\x7f",)]
+
+
+async def test_an_actuator_error_holding_nul_is_recorded_not_lost(store):
+    # A deploy script's stderr may hold NUL, which PostgreSQL text cannot: the failure
+    # is still recorded (NOT APPLIED, with its reason), the NUL written as \x00.
+    nul = CommandActuator([sys.executable, "-c", "import sys; sys.stderr.write('bad\\x00byte'); sys.exit(3)"])
+    r = await act(controller(store, actuator=nul), "advance")
+    assert r.actuation == "failed"
+    async with store.connection() as conn:
+        row = await (await conn.execute("select actuation, actuation_error from gonogo.rollout_state where flag = 'f'")).fetchone()
+    assert row[0] == "failed" and "bad\\x00byte" in row[1]

@@ -146,3 +146,11 @@ async def test_prune_goes_in_batches_and_keeps_what_is_inside_retention(store):
         # the per-hour rollup keeps the pruned days (long windows read it)
         assert (await (await conn.execute("select sum(total) from gonogo.probe_hour")).fetchone())[0] == 12_100
     assert await store.prune(timedelta(days=2), batch=5_000) == 0
+
+
+async def test_outside_text_holding_nul_is_stored_as_the_screen_shows_it(store):
+    # PostgreSQL text cannot hold NUL: an alert (Alertmanager's JSON may carry \u0000)
+    # is stored with it written as \x00 rather than failing the write.
+    await store.raise_alert("am:nul", "alertmanager", "critical", "disk\x00full", "at\x00 /var")
+    alert = next(a for a in await store.recent_alerts() if a.fingerprint == "am:nul")
+    assert (alert.name, alert.summary) == ("disk\\x00full", "at\\x00 /var")

@@ -1,7 +1,5 @@
 """Rollout control from the keyboard: a, h, r with their confirmations, asserting the
 screen and the database; two consoles on one database see each other's changes."""
-import subprocess
-import sys
 
 import psycopg
 
@@ -10,7 +8,7 @@ from console.screens.dialogs.action import ActionDialog
 from console.screens.dialogs.message import MessageDialog
 from console.screens.history import HistoryScreen
 
-from .conftest import make_config, wait_for
+from .conftest import make_config, other_console_acts, wait_for
 
 SIZE = (120, 36)
 FLAG = "phase_4_deployment"
@@ -115,21 +113,7 @@ async def test_a_change_made_elsewhere_shows_within_a_second_and_a_stale_view_is
         await ready(pilot, app)
         await pilot.press("a")  # the operator opens the dialog, looking at 0 % ...
         # ... while someone else advances from another console (another process)
-        other = subprocess.run(
-            [sys.executable, "-c", (
-                "import asyncio, sys\n"
-                "from datetime import timedelta\n"
-                "from checks.models import Verdict\n"
-                "from console.rollout import RolloutController\n"
-                "from console.store.db import Store\n"
-                "async def main():\n"
-                "    s = Store(sys.argv[1]); await s.open()\n"
-                "    c = RolloutController(s, flag='phase_4_deployment', steps=[0,5,10,25,50,75,100], soak_for=lambda p: timedelta(0))\n"
-                "    print((await c.act('advance', operator='bob', reason='me first', verdict=Verdict.GO)).outcome)\n"
-                "    await s.close()\n"
-                "asyncio.run(main())\n"
-            ), db_url], capture_output=True, text=True, timeout=60)
-        assert other.stdout.strip() == "done", other.stderr
+        assert other_console_acts(db_url, operator="bob", reason="me first") == "done"
         import time
 
         t0 = time.monotonic()

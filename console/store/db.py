@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from checks.models import Alert, Band, GateReading, ProbeResult, RolloutView
+from checks.models import Alert, GateReading, ProbeResult, RolloutView
 
 from ..secrets import one_line
 from .sandbox import QuerySandbox, reader_url
@@ -29,6 +29,13 @@ KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, 
 LEADER_LOCK_BASE = 0x60_6000
 PRUNE_BATCH = 20_000  # rows per DELETE: well inside the statement timeout
 RECONNECT_WINDOW = 10.0  # seconds; see Store.__init__
+
+
+def pg_text(value: object) -> str:
+    """Outside text as PostgreSQL can store it: its text type cannot hold NUL, so a
+    NUL is written as `\\x00`, which is how the screen shows it anyway (an alert from
+    Alertmanager's JSON or an actuator's stderr must not fail the write)."""
+    return str(value).replace("\x00", "\\x00")
 
 
 class StoreUnavailable(Exception):
@@ -88,6 +95,9 @@ class Store:
         # make a rollback wait, or be refused as "database unavailable".
         self._action_pool = AsyncConnectionPool(url, min_size=0, max_size=2, **common)
         self._leader_conn: psycopg.AsyncConnection | None = None
+        # The embedded server's supervisor, set by runtime.open_store; None for a URL
+        # (someone else's server) or a store made directly (tests, one-off scripts).
+        self.supervisor = None
         self._pinned: contextvars.ContextVar[psycopg.AsyncConnection | None] = contextvars.ContextVar(
             f"gonogo_pinned_{id(self)}", default=None
         )
@@ -370,10 +380,7 @@ class Store:
     # -- alerts ---------------------------------------------------------------------
 
     async def raise_alert(self, fingerprint: str, source: str, severity: str, name: str, summary: str, at: datetime | None = None) -> None:
-        # Alert text comes from outside (Alertmanager's JSON may carry \u0000), and
-        # PostgreSQL text cannot hold NUL: store it as the screen shows it.
-        fingerprint, source, severity, name, summary = (
-            str(v).replace("\x00", "\\x00") for v in (fingerprint, source, severity, name, summary))
+        fingerprint, source, severity, name, summary = map(pg_text, (fingerprint, source, severity, name, summary))
         async with self.connection() as conn:
             await conn.execute(
                 "insert into gonogo.alerts (fingerprint, source, severity, name, summary, first_at, last_at)"

