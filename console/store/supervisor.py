@@ -9,7 +9,7 @@ console reconnects when it comes back.
 
 The engine reads `restarting`, `attempt` and `describe()` for the screen's database
 status, and turns each entry of `notices` into a critical alert once the database
-answers again (console/engine.py).
+answers again (console/engine/core.py).
 """
 from __future__ import annotations
 

@@ -40,16 +40,16 @@ from checks.verdict import format_value
 from checks.verdict import reasons as verdict_reasons
 from checks.verdict import verdict as decide
 
-from .config import Config, Gate
-from .durations import format_duration
-from .probe import make_client, probe
-from .secrets import mask_text, one_line
-from .sources import SourceError
-from .sources.alertmanager import fetch_alerts
-from .sources.prometheus import promql_value
-from .rollout import CHANNEL, RolloutController, make_controller
-from .store.db import Store, StoreUnavailable
-from .store.sandbox import QueryRefused
+from ..config import Config, Gate
+from ..durations import format_duration
+from ..probe import make_client, probe
+from ..secrets import mask_text, one_line
+from ..sources import SourceError
+from ..sources.alertmanager import fetch_alerts
+from ..sources.prometheus import promql_value
+from ..rollout import CHANNEL, RolloutController, make_controller
+from ..store.db import Store, StoreUnavailable
+from ..store.sandbox import QueryRefused
 
 log = logging.getLogger("gonogo.engine")
 
