@@ -12,7 +12,8 @@ from pathlib import Path
 
 import psycopg
 
-from console.store.db import PRUNE_BATCH, Store
+from console.store.db import Store
+from console.store.probes import PRUNE_BATCH
 from console.store.embedded import embedded_server_handle, start_embedded
 
 

@@ -85,6 +85,44 @@ class Coverage(Frozen):
         return 1.0 if self.window_seconds <= 0 else min(1.0, self.covered_seconds / self.window_seconds)
 
 
+Granularity = Literal["raw", "minute", "hour"]
+
+
+class WindowSlice(Frozen):
+    """One part of a probe gate's window, read in one pass over one table
+    (checks.probe_windows cuts a window into slices; the store reads them)."""
+
+    source: Granularity
+    targets: tuple[str, ...]
+    bin_seconds: int  # the coverage bucket (checks.coverage.bucket_for)
+    latency: bool = False  # the p95 is wanted: raw rows give it exactly, rollups a histogram
+    window_seconds: float | None = None  # raw: rows with at > now() - window
+    lo: datetime | None = None  # rollups: buckets from lo ...
+    hi: datetime | None = None  # ... to before hi (None: up to now)
+    minute_masks: bool = False  # hour rows of a minute-grained window: coverage from their minute masks
+
+
+class SliceResult(Frozen):
+    """What the store read for one WindowSlice."""
+
+    ok: int = 0
+    total: int = 0
+    histogram: dict[int, int] = Field(default_factory=dict)  # latency bin → probes (checks.latency_histogram)
+    exact_p95: float | None = None  # raw rows: percentile_cont(0.95)
+    latency_samples: int = 0  # raw rows: probes with a latency
+    covered: frozenset[int] = frozenset()  # rollups: starts (epoch seconds) of coverage buckets holding a probe
+    covered_count: int = 0  # raw rows: how many coverage buckets hold a probe
+    covered_latency_count: int = 0  # raw rows: ... a probe with a latency (what a p95 is read from)
+
+
+class LatestProbe(Frozen):
+    """A target's newest probe result (None when it was never probed)."""
+
+    target: str
+    at: datetime | None = None
+    ok: bool = False
+
+
 class GateReading(Frozen):
     """One gate's value at one moment, judged."""
 

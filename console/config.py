@@ -343,6 +343,12 @@ class Target(Section):
     expect_status: list[int] = Field(default_factory=lambda: [200])
     max_body: int = Field(default=65536, gt=0, le=64 * 1024 * 1024)
     headers: Headers = Field(default_factory=dict)  # sent with every probe; values are secret
+    # Probes reuse kept-alive connections; one opens a new connection (connect, TLS
+    # handshake, certificate checked) at least this often. At most an hour: a reused
+    # connection would hide a changed certificate or address for longer than that.
+    reconnect_every: Annotated[
+        timedelta, _duration_within("reconnect_every", timedelta(hours=1))
+    ] = timedelta(minutes=1)
 
     @field_validator("expect_status")
     @classmethod

@@ -468,7 +468,7 @@ async def test_migration_7_removes_old_duplicates_and_their_counts_in_the_rollup
     from console.store.db import Store
     from console.store.schema import MIGRATIONS
 
-    assert [v for v, _ in MIGRATIONS][-1] == 7
+    assert 7 in [v for v, _ in MIGRATIONS]
     store = Store(db_url)
     await store.open()
     try:
@@ -483,7 +483,7 @@ async def test_migration_7_removes_old_duplicates_and_their_counts_in_the_rollup
                           (when, ok, status))
             before = c.execute("select sum(total) from gonogo.probe_minute").fetchone()[0]
         assert before == 4
-        monkeypatch.setattr(dbmod, "MIGRATIONS", MIGRATIONS)
+        monkeypatch.setattr(dbmod, "MIGRATIONS", [m for m in MIGRATIONS if m[0] <= 7])
         assert await store.migrate() == 7
         with psycopg.connect(db_url) as c:
             rows = c.execute("select at, ok from gonogo.probe_results order by at, id").fetchall()

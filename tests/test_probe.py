@@ -15,6 +15,7 @@ from console import __version__
 from console.config import Target
 from console.probe import make_client, probe
 
+from .fastserver import FastServer, spawn
 from .httpfaults import (
     HUGE_BYTES,
     FaultServer,
@@ -351,3 +352,187 @@ async def test_sources_send_their_configured_headers(client, server):
         await fetch_alerts(client, server.url(""), 2.0, headers={"X-Scope-OrgID": "am-t3nant", "Accept": "*/*"})
     seen = server.stats["/api/v2/alerts"].headers
     assert seen["x-scope-orgid"] == "am-t3nant" and seen["accept"] == "*/*"
+
+
+# -- connections: kept alive, renewed, never reused half-read ------------------------
+#
+# FastServer numbers its connections and logs (path, connection) per request, so a
+# test sees which probe went on which connection. Every probe here uses one target
+# name: a target's first probe opens a new connection (it has none yet), and the
+# reuse that follows is what is under test.
+
+
+@pytest.fixture
+def fast():
+    with FastServer() as srv:
+        yield srv
+
+
+def conns(srv: FastServer, path: str | None = None) -> list[int]:
+    return [c for p, c in srv.requests if path is None or p == path]
+
+
+async def test_probes_of_a_target_reuse_one_connection(client, fast):
+    for _ in range(5):
+        assert (await probe(client, target(fast.url("/ok")))).ok
+    used = conns(fast)
+    # The first probe opens a new connection on the pool that keeps none; from then on
+    # one kept connection serves them all.
+    assert len(set(used[1:])) == 1 and used[0] not in used[1:], used
+
+
+async def test_reconnect_every_bounds_reuse(client, fast):
+    # reconnect_every no more than the interval: each probe (spaced as the schedule
+    # spaces them, at least half an interval) opens a new connection.
+    every_probe = target(fast.url("/ok"), name="always", interval=timedelta(seconds=0.2),
+                         reconnect_every=timedelta(seconds=0.2))
+    for _ in range(3):
+        assert (await probe(client, every_probe)).ok
+        await asyncio.sleep(0.1)
+    assert len(set(conns(fast))) == 3
+
+    fast.requests.clear()
+    t = target(fast.url("/ok"), name="soon", interval=timedelta(seconds=1), reconnect_every=timedelta(seconds=1.5))
+    for _ in range(3):  # new (no connection yet), new (none kept yet), reused
+        assert (await probe(client, t)).ok
+    await asyncio.sleep(1.1)  # 1.5 s less half an interval since the last new one
+    assert (await probe(client, t)).ok
+    used = conns(fast)
+    assert used[2] == used[1] and used[3] not in used[:3], used
+
+
+async def test_a_kept_connection_the_server_closed_while_idle_is_not_used(client):
+    with FastServer(idle_close=0.2) as srv:
+        r1 = await probe(client, target(srv.url("/ok")))
+        r2 = await probe(client, target(srv.url("/ok")))
+        await wait_until(lambda: conns(srv)[-1] in srv.closed)  # the server hung up the kept one
+        r3 = await probe(client, target(srv.url("/ok")))
+    assert (r1.ok, r2.ok, r3.ok) == (True, True, True), r3.reason
+    used = conns(srv)
+    assert len(used) == 3 and used[2] not in used[:2]
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+async def test_a_request_lost_on_a_reused_connection_is_sent_again_on_a_new_one(client, fast, reset):
+    """The server closes a kept connection just as a probe's request arrives on it (it
+    reads the request, then closes, or resets): the probe is still ok, the request
+    having gone again on a new connection."""
+    t = target(fast.url("/ok"))
+    await probe(client, t)
+    await probe(client, t)
+    kept = conns(fast)[-1]
+    fast.reset = reset
+    fast.drop_reused = 1
+    r = await probe(client, t)
+    assert (r.ok, r.status, r.reason) == (True, 200, ""), r.reason
+    assert fast.drop_reused == 0  # the request really was dropped
+    lost, again = conns(fast)[-2:]
+    assert lost == kept and again != kept
+    assert r.latency_ms is not None and r.latency_ms < 1000
+
+
+async def test_a_failure_on_a_new_connection_is_not_sent_again(client):
+    with closing_port() as port:
+        r = await probe(client, target(port.url()))
+        accepted = port.accepted
+    assert not r.ok and accepted == 1
+
+
+@pytest.mark.parametrize(
+    "path, kw, reason",
+    [
+        ("/big?n=100000", {"max_body": 1000}, "body too large (> 1000 bytes)"),
+        ("/stall", {"timeout": timedelta(seconds=TIMEOUT)}, "timeout after 500ms"),
+    ],
+    ids=["too-large", "timeout-mid-body"],
+)
+async def test_a_connection_left_mid_body_is_never_reused(client, fast, path, kw, reason):
+    await probe(client, target(fast.url("/ok"), **kw))
+    await probe(client, target(fast.url("/ok"), **kw))
+    kept = conns(fast)[-1]
+    cut = await probe(client, target(fast.url(path), **kw))
+    assert (cut.ok, cut.reason) == (False, reason)
+    assert conns(fast, path.split("?")[0]) == [kept]  # it did go on the kept connection ...
+    after = await probe(client, target(fast.url("/ok"), **kw))
+    assert after.ok
+    assert conns(fast)[-1] != kept  # ... and the next probe did not
+    await wait_until(lambda: kept in fast.closed)
+
+
+async def test_a_wrong_status_leaves_no_half_read_connection(client, server):
+    # 503 with a body the probe does not read: the connection is closed, and the next
+    # probe on the same origin is fine.
+    for path in ("/ok", "/status/503", "/ok", "/status/503", "/ok"):
+        r = await probe(client, target(server.url(path)))
+        assert r.ok == (path == "/ok"), (path, r.reason)
+
+
+# -- latency is the service's, not gonogo's queueing --------------------------------
+
+
+async def test_wait_for_a_pooled_connection_is_not_latency(server):
+    """One connection in the pool, held 0.5 s by another request: the second probe
+    waits for it, then is answered at once. Its latency is the answer's, not the wait
+    (which does not eat into its timeout either)."""
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=1)) as one:
+        held = server.stats["/sleep"].hits + 1
+        hold = asyncio.create_task(one.get(server.url("/sleep?s=0.5")))
+        await wait_until(lambda: server.stats["/sleep"].hits == held)
+        start = time.perf_counter()
+        r = await probe(one, target(server.url("/ok"), timeout=timedelta(seconds=1)))
+        waited = time.perf_counter() - start
+        await hold
+    assert r.ok, r.reason
+    assert waited >= 0.4  # it did queue ...
+    assert r.latency_ms is not None and r.latency_ms < 100  # ... and that is not latency
+
+
+async def test_timeout_runs_from_the_request_not_from_the_queue(server):
+    """Queued 0.5 s for the pool, then a server that answers in 0.3 s: with a 0.6 s
+    timeout the probe passes (0.3 s of service time), though 0.8 s went by."""
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=1)) as one:
+        held = server.stats["/sleep"].hits + 1
+        hold = asyncio.create_task(one.get(server.url("/sleep?s=0.5")))
+        await wait_until(lambda: server.stats["/sleep"].hits == held)
+        start = time.perf_counter()
+        r = await probe(one, target(server.url("/sleep?s=0.3"), timeout=timedelta(seconds=0.6)))
+        took = time.perf_counter() - start
+        await hold
+    assert r.ok, r.reason
+    assert took > 0.6 and 300 <= r.latency_ms < 600
+
+
+async def test_hundred_targets_at_one_second_read_the_service_latency():
+    """100 targets at 1 s through the engine's own probe loops against a server
+    answering in ~1 ms (in its own process): the recorded p95 is the service's, not
+    gonogo's queueing (all-at-once probing read 150-190 ms here)."""
+    from types import SimpleNamespace
+
+    from console.engine import Engine
+
+    from .conftest import make_config
+
+    with spawn(delay=0.001) as base:
+        config = make_config("postgresql://nobody@127.0.0.1:1/none", base,
+                             targets=[f"t{i:03d}" for i in range(100)], interval="1s")
+        # Only the probe loops run: they use neither the store nor the controller.
+        engine = Engine(config, SimpleNamespace(supervisor=None), lead=False, controller=SimpleNamespace())
+        engine.leader = True
+        loops = [asyncio.create_task(engine._probe_loop(t)) for t in config.targets]
+        try:
+            await asyncio.sleep(4.6)
+        finally:
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            await engine.aclose()
+    results = list(engine._buffer)
+    assert len(results) >= 300 and all(r.ok for r in results), [r.reason for r in results if not r.ok][:3]
+    latencies = sorted(r.latency_ms for r in results)
+    p95 = latencies[int(0.95 * (len(latencies) - 1))]
+    assert p95 < 10, f"p95 {p95:.1f} ms"
+    by_target: dict[str, list[datetime]] = {}
+    for r in results:
+        by_target.setdefault(r.target, []).append(r.at)
+    for ats in by_target.values():  # one probe per target per interval, (target, at) unique
+        assert all(0.5 <= (b - a).total_seconds() <= 1.5 for a, b in zip(ats, ats[1:])), ats

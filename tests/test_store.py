@@ -5,6 +5,7 @@ import psycopg
 import pytest
 
 from checks.models import ProbeResult
+from console.engine.gate_reads import probe_aggregate
 from console.store.db import Store, StoreUnavailable
 
 NOW = datetime.now(timezone.utc)
@@ -35,14 +36,14 @@ async def test_probe_gates_over_raw_rows(store):
     # 60 probes over 5 minutes, every 10th failed, latencies 1..60 ms
     await store.insert_probes(probes("api", 60, every=timedelta(seconds=4), fail_every=10, latency=lambda i: float(i + 1)))
     await store.insert_probes(probes("old", 10, end=NOW - timedelta(hours=2)))
-    er = await store.probe_aggregate("error_rate", timedelta(minutes=5), ["api"])
+    er = await probe_aggregate(store, "error_rate", timedelta(minutes=5), ["api"])
     assert er.value == pytest.approx(100 * 6 / 60)
     assert er.detail == "6/60 failed"
-    up = await store.probe_aggregate("uptime", timedelta(minutes=5), ["api"])
+    up = await probe_aggregate(store, "uptime", timedelta(minutes=5), ["api"])
     assert up.value == pytest.approx(90.0)
-    p95 = await store.probe_aggregate("p95_latency", timedelta(minutes=5), ["api"])
+    p95 = await probe_aggregate(store, "p95_latency", timedelta(minutes=5), ["api"])
     assert p95.value == pytest.approx(57.05)  # percentile_cont over 1..60
-    cp = await store.probe_aggregate("checks_passing", timedelta(minutes=1), ["api", "old"])
+    cp = await probe_aggregate(store, "checks_passing", timedelta(minutes=1), ["api", "old"])
     assert cp.value == 0.0  # api's latest probe (i=0) failed; "old" has none in the window
     assert cp.detail == "0/2 healthy; down: api, old"
 
@@ -56,9 +57,9 @@ async def test_long_windows_come_from_rollups_and_agree_with_raw(store, db_url):
         hour = c.execute("select sum(ok), sum(total) from gonogo.probe_hour").fetchone()
         minute = c.execute("select sum(ok), sum(total) from gonogo.probe_minute").fetchone()
     assert tuple(hour) == tuple(raw) == tuple(minute)
-    up7 = await store.probe_aggregate("uptime", timedelta(days=7), ["api"])
+    up7 = await probe_aggregate(store, "uptime", timedelta(days=7), ["api"])
     assert up7.value == pytest.approx(100 * raw[0] / raw[1])
-    up24 = await store.probe_aggregate("uptime", timedelta(hours=24), ["api"])
+    up24 = await probe_aggregate(store, "uptime", timedelta(hours=24), ["api"])
     assert 98.5 < up24.value < 99.5
 
 

@@ -7,15 +7,15 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from checks.models import Alert, GateReading, ProbeResult, RolloutView
+from checks.models import Alert, GateReading, RolloutView
 
 from ..secrets import one_line
+from .probes import ProbeTables
 from .sandbox import QuerySandbox, reader_url
 from .schema import MIGRATIONS
 
@@ -27,7 +27,6 @@ MIGRATION_LOCK = 0x60_6060
 # kernel's two-hour TCP keepalive (ignored on Unix sockets, where it is not needed).
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 LEADER_LOCK_BASE = 0x60_6000
-PRUNE_BATCH = 20_000  # rows per DELETE: well inside the statement timeout
 RECONNECT_WINDOW = 10.0  # seconds; see Store.__init__
 
 
@@ -49,25 +48,7 @@ def describe_db_error(e: BaseException) -> str:
     return one_line(e)
 
 
-@dataclass(frozen=True)
-class ProbeAggregate:
-    value: float | None
-    detail: str
-    last_at: datetime | None
-    samples: int = 0  # probes (or rollup counts) the value was computed from
-    buckets: int = 0  # coverage buckets of the window holding at least one of them
-
-
-# Which table serves which window: raw rows for short windows, rollups beyond.
-def rollup_for(window: timedelta) -> str:
-    if window <= timedelta(hours=1):
-        return "gonogo.probe_results"
-    if window <= timedelta(hours=48):
-        return "gonogo.probe_minute"
-    return "gonogo.probe_hour"
-
-
-class Store:
+class Store(ProbeTables):
     def __init__(self, url: str, *, statement_timeout: timedelta = timedelta(seconds=5), connect_timeout: float = 3.0,
                  query_url: str | None = None):
         self.url = url
@@ -171,139 +152,6 @@ class Store:
                         await conn.execute("insert into gonogo.schema_migrations (version) values (%s)", (version,))
                         current = version
             return current
-
-    # -- probes ---------------------------------------------------------------
-
-    async def insert_probes(self, results: Sequence[ProbeResult]) -> None:
-        if not results:
-            return
-        async with self.connection() as conn:
-            async with conn.cursor() as cur:
-                # One statement so the rollup trigger runs once per batch. A probe is
-                # (target, at): one written already (a batch retried after a commit whose
-                # answer was lost, a buffer written back after a leader change) is skipped,
-                # and the rollup trigger's transition table holds only the rows inserted.
-                await cur.execute(
-                    "insert into gonogo.probe_results (target, at, ok, status, latency_ms, reason)"
-                    " select * from unnest(%s::text[], %s::timestamptz[], %s::bool[], %s::int[], %s::float8[], %s::text[])"
-                    " on conflict (target, at) do nothing",
-                    (
-                        [r.target for r in results],
-                        [r.at for r in results],
-                        [r.ok for r in results],
-                        [r.status for r in results],
-                        [r.latency_ms for r in results],
-                        [r.reason[:500].replace("\x00", "") for r in results],
-                    ),
-                )
-
-    async def probe_aggregate(self, metric: str, window: timedelta, targets: Sequence[str],
-                              bucket: timedelta = timedelta(minutes=1)) -> ProbeAggregate:
-        """One probe gate over its window, for the given targets, with how many samples
-        it had and how many `bucket`s of the window hold one (checks.coverage)."""
-        async with self.connection() as conn:
-            if metric == "checks_passing":
-                cur = await conn.execute(
-                    "select count(*) filter (where ok), count(*), max(at),"
-                    " coalesce(array_agg(target order by target) filter (where ok), '{}') from ("
-                    " select distinct on (target) target, ok, at from gonogo.probe_results"
-                    " where target = any(%s) and at > now() - %s order by target, at desc) latest",
-                    (list(targets), window),
-                )
-                passing, seen, last_at, healthy = await cur.fetchone()
-                if not seen:
-                    return ProbeAggregate(None, "no probes in window", None)
-                down = [t for t in targets if t not in healthy]
-                detail = f"{passing}/{len(targets)} healthy" + (f"; down: {', '.join(down)}" if down else "")
-                return ProbeAggregate(100.0 * passing / len(targets), detail, last_at)
-            last_at = await self._last_probe_at(conn, targets)
-            if metric == "p95_latency":
-                cur = await conn.execute(
-                    "select percentile_cont(0.95) within group (order by latency_ms), count(*),"
-                    " count(distinct date_bin(%s, at, timestamptz 'epoch'))"
-                    " from gonogo.probe_results where target = any(%s) and at > now() - %s and latency_ms is not null",
-                    (bucket, list(targets), window),
-                )
-                p95, n, buckets = await cur.fetchone()
-                none = "no probe answered in window" if last_at is not None else "no probes in window"
-                return ProbeAggregate(p95, f"{n} probes" if n else none, last_at, n, buckets)
-            table = rollup_for(window)
-            if table == "gonogo.probe_results":
-                sql = (
-                    "select count(*) filter (where ok), count(*), count(distinct date_bin(%s, at, timestamptz 'epoch'))"
-                    " from gonogo.probe_results where target = any(%s) and at > now() - %s"
-                )
-            else:
-                trunc = "minute" if table.endswith("minute") else "hour"
-                sql = (
-                    f"select sum(ok), sum(total), count(distinct date_bin(%s, bucket, timestamptz 'epoch')) from {table}"
-                    f" where target = any(%s) and bucket >= date_trunc('{trunc}', now() - %s)"
-                )
-            cur = await conn.execute(sql, (bucket, list(targets), window))
-            ok, total, buckets = await cur.fetchone()
-            if not total:
-                return ProbeAggregate(None, "no probes in window", last_at)
-            failed = total - ok
-            total, buckets = int(total), int(buckets)
-            if metric == "error_rate":
-                return ProbeAggregate(100.0 * failed / total, f"{failed}/{total} failed", last_at, total, buckets)
-            return ProbeAggregate(100.0 * ok / total, f"{ok}/{total} ok", last_at, total, buckets)
-
-    async def _last_probe_at(self, conn, targets: Sequence[str]) -> datetime | None:
-        cur = await conn.execute(
-            "select max(last) from (select (select max(at) from gonogo.probe_results where target = t) as last"
-            " from unnest(%s::text[]) t) x",
-            (list(targets),),
-        )
-        return (await cur.fetchone())[0]
-
-    async def count_5xx(self, window: timedelta) -> int:
-        async with self.connection() as conn:
-            cur = await conn.execute(
-                "select count(*) from gonogo.probe_results where at > now() - %s and status >= 500", (window,)
-            )
-            return (await cur.fetchone())[0]
-
-    async def daily_uptime(self, since: datetime) -> list[tuple[datetime, float]]:
-        """Uptime per UTC day since `since`, newest first (from the hourly rollup)."""
-        async with self.connection() as conn:
-            cur = await conn.execute(
-                "select date_trunc('day', bucket at time zone 'UTC') as day, 100.0 * sum(ok) / nullif(sum(total), 0)"
-                " from gonogo.probe_hour where bucket >= %s group by 1 order by 1 desc",
-                (since,),
-            )
-            return [(d, float(u) if u is not None else 0.0) for d, u in await cur.fetchall()]
-
-    async def prune(self, retention: timedelta, *, batch: int = PRUNE_BATCH,
-                    budget: timedelta = timedelta(seconds=60)) -> int:
-        """Drop what is past its retention, in batches: one DELETE of millions of rows
-        hits the statement timeout every time (measured: a 7 M-row backlog never went),
-        so the backlog could only grow. Each batch is one short statement found by the
-        time index; the rollups, rewritten by upserts all day, are vacuumed after.
-        Returns the rows deleted; stops after `budget` and goes on at the next call."""
-        keep = [
-            ("gonogo.probe_results", "at", retention),
-            ("gonogo.probe_minute", "bucket", max(retention, timedelta(days=2))),
-            ("gonogo.probe_hour", "bucket", timedelta(days=35)),
-            ("gonogo.gate_evaluations", "at", timedelta(days=35)),
-            ("gonogo.alerts", "resolved_at", timedelta(days=35)),
-        ]
-        deadline = asyncio.get_running_loop().time() + budget.total_seconds()
-        deleted = 0
-        async with self.connection() as conn:
-            for table, column, age in keep:
-                while True:
-                    cur = await conn.execute(
-                        f"delete from {table} where ctid = any(array("
-                        f"select ctid from {table} where {column} < now() - %s limit %s))",
-                        (age, batch),
-                    )
-                    deleted += cur.rowcount
-                    if cur.rowcount < batch or asyncio.get_running_loop().time() > deadline:
-                        break
-            if deleted:
-                await conn.execute("vacuum (analyze) gonogo.probe_minute, gonogo.probe_hour")
-        return deleted
 
     # -- gate evaluations -------------------------------------------------------
 

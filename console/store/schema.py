@@ -1,6 +1,8 @@
 """Versioned migrations, applied in order at start under an advisory lock, each in
 its own transaction. Append new versions; never edit an applied one."""
 
+from checks.latency_histogram import SQL_BIN
+
 MIGRATIONS: list[tuple[int, str]] = [
     (
         1,
@@ -210,5 +212,81 @@ create unique index probe_results_natural_key on gonogo.probe_results (target, a
 drop index gonogo.probe_results_target_at;
 alter index gonogo.probe_results_natural_key rename to probe_results_target_at;
 """,
+    ),
+    (
+        8,
+        """
+-- Every gate reads the smallest data that answers it (checks/probe_windows.py):
+-- * latency histograms beside the rollups, so a p95 over days reads a few thousand
+--   rows, not millions: per target, bucket and log-spaced latency bin, how many
+--   probes answered (checks/latency_histogram.py; the bin formula is the same);
+-- * per hour, a mask of the minutes that held a probe (bit m: minute m), so a 24 h
+--   gate's coverage in minutes comes from 24 hour rows rather than 1,440 minute rows;
+-- * an epoch that moves when probes land in a bucket a reader may have cached (a
+--   buffer written back after an outage): the reader's cue to read again.
+-- Buckets are counted from the Unix epoch (date_bin), whatever the session's time
+-- zone: date_trunc('hour') follows it, and puts hours at :30 in India.
+create table gonogo.probe_minute_latency (
+    target text not null, bucket timestamptz not null, bin smallint not null, n integer not null,
+    primary key (target, bucket, bin)
+);
+create table gonogo.probe_hour_latency (
+    target text not null, bucket timestamptz not null, bin smallint not null, n integer not null,
+    primary key (target, bucket, bin)
+);
+create index probe_minute_latency_bucket on gonogo.probe_minute_latency (bucket);
+create index probe_hour_latency_bucket on gonogo.probe_hour_latency (bucket);
+alter table gonogo.probe_hour add column minutes bigint not null default 0;
+create table gonogo.rollup_epoch (
+    one boolean primary key default true check (one), epoch bigint not null default 0
+);
+insert into gonogo.rollup_epoch default values;
+
+create or replace function gonogo.probe_rollup() returns trigger language plpgsql as $$
+begin
+    insert into gonogo.probe_minute as m (target, bucket, total, ok, http_5xx)
+    select target, date_bin('1 minute', at, timestamptz 'epoch'), count(*), count(*) filter (where ok),
+           count(*) filter (where status >= 500)
+    from new_rows group by 1, 2
+    on conflict (target, bucket) do update
+       set total = m.total + excluded.total, ok = m.ok + excluded.ok,
+           http_5xx = m.http_5xx + excluded.http_5xx;
+    insert into gonogo.probe_hour as h (target, bucket, total, ok, http_5xx, minutes)
+    select target, date_bin('1 hour', at, timestamptz 'epoch'), count(*), count(*) filter (where ok),
+           count(*) filter (where status >= 500),
+           bit_or(1::bigint << (floor(extract(epoch from at) / 60)::bigint % 60)::int)
+    from new_rows group by 1, 2
+    on conflict (target, bucket) do update
+       set total = h.total + excluded.total, ok = h.ok + excluded.ok,
+           http_5xx = h.http_5xx + excluded.http_5xx, minutes = h.minutes | excluded.minutes;
+    insert into gonogo.probe_minute_latency as l (target, bucket, bin, n)
+    select target, date_bin('1 minute', at, timestamptz 'epoch'), @BIN@, count(*)
+    from new_rows where latency_ms is not null group by 1, 2, 3
+    on conflict (target, bucket, bin) do update set n = l.n + excluded.n;
+    insert into gonogo.probe_hour_latency as l (target, bucket, bin, n)
+    select target, date_bin('1 hour', at, timestamptz 'epoch'), @BIN@, count(*)
+    from new_rows where latency_ms is not null group by 1, 2, 3
+    on conflict (target, bucket, bin) do update set n = l.n + excluded.n;
+    -- A minute of margin under the readers' two (checks.probe_windows.SETTLE), for
+    -- a database clock a little behind the console's.
+    if exists (select 1 from new_rows where at < now() - interval '1 minute') then
+        update gonogo.rollup_epoch set epoch = epoch + 1;
+    end if;
+    return null;
+end $$;
+
+-- What is already there: histograms from the raw rows kept, masks from the minute rollup.
+insert into gonogo.probe_minute_latency (target, bucket, bin, n)
+select target, date_bin('1 minute', at, timestamptz 'epoch'), @BIN@, count(*)
+from gonogo.probe_results where latency_ms is not null group by 1, 2, 3;
+insert into gonogo.probe_hour_latency (target, bucket, bin, n)
+select target, date_bin('1 hour', at, timestamptz 'epoch'), @BIN@, count(*)
+from gonogo.probe_results where latency_ms is not null group by 1, 2, 3;
+update gonogo.probe_hour h set minutes = m.mask
+from (select target, date_bin('1 hour', bucket, timestamptz 'epoch') as hour,
+             bit_or(1::bigint << (floor(extract(epoch from bucket) / 60)::bigint % 60)::int) as mask
+      from gonogo.probe_minute group by 1, 2) m
+where h.target = m.target and h.bucket = m.hour;
+""".replace("@BIN@", SQL_BIN),
     ),
 ]
