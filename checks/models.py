@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class Frozen(BaseModel):
@@ -138,6 +138,15 @@ class GateReading(Frozen):
     stale: bool = False
     observed_at: datetime | None = None
     coverage: Coverage | None = None  # windowed probe gates: how much of the window the data covers
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def shown(self) -> str:
+        """The value as an operator reads it (checks.verdict.format_value): what the
+        table, the CLI and the report print, so a widget needs nothing but this model."""
+        from .verdict import format_value  # verdict judges with these models: imported when read
+
+        return format_value(self.value, self.unit, self.bands)
 
 
 class ProbeResult(Frozen):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -19,6 +20,7 @@ from .config import Config, ConfigError, load_config
 from .secrets import mask_text
 
 EXIT_OK, EXIT_NOT_GO, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+EXIT_BUG = 1  # a bug is not "data unavailable": only a database that cannot be reached is 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 
@@ -99,30 +101,28 @@ def main(argv: list[str] | None = None) -> int:
         _out(f"gonogo: bad config: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        if command == "demo":
-            return _demo(config, args)
-        if command == "tui":
-            return _tui(config)
-        if command == "watch":
-            return asyncio.run(_watch(config))
-        if command == "check":
-            return asyncio.run(_check(config, as_json=args.json))
-        if command == "status":
-            return asyncio.run(_status(config, as_json=args.json))
-        if command in ("advance", "hold", "resume", "rollback"):
-            return asyncio.run(_act(config, command, args))
-        if command == "retry":
-            return asyncio.run(_retry(config))
-        if command == "audit":
-            return asyncio.run(_audit_verify(config))
-        if command == "report":
-            return asyncio.run(_report(config, args.out))
+        return COMMANDS[command](config, args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED  # neither "GO" nor "done"
-    except Exception as e:  # the last line of defence: one line, no traceback
-        _out(f"gonogo: {mask_text(str(e)) or type(e).__name__}", file=sys.stderr)
+    except DatabaseUnavailable as e:
+        _out(f"gonogo: database unavailable: {mask_text(str(e))}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    return EXIT_USAGE
+    except Exception as e:  # a bug: one line here, the traceback in the log, and exit 1 (not "data unavailable")
+        where = _log_bug(config, command)
+        _out(f"gonogo: internal error in `{command}`: {mask_text(str(e)) or type(e).__name__}"
+             f" (a bug; the traceback is in {where})", file=sys.stderr)
+        return EXIT_BUG
+
+
+def _log_bug(config: Config, command: str) -> str:
+    """Write the traceback of the exception being handled to <data_dir>/gonogo.log
+    (secrets masked); returns where it went."""
+    from .logs import log_to_file
+
+    path = config.database.data_path / "gonogo.log"
+    log_to_file(path)
+    logging.getLogger("gonogo.cli").exception("`gonogo %s` failed", command)
+    return str(path)
 
 
 def _load(args, *, demo: bool) -> Config:
@@ -176,9 +176,6 @@ def _demo(config: Config, args) -> int:
 async def _watch(config: Config) -> int:
     from .engine import Engine
 
-    store = await _open_or_unavailable(config)
-    if store is None:
-        return EXIT_UNAVAILABLE
     last: tuple | None = None
 
     def report(snap):
@@ -191,55 +188,65 @@ async def _watch(config: Config) -> int:
             why = "; ".join(visible(r) for r in snap.reasons) or "all gates green"
             _out(f"{snap.at.isoformat(timespec='seconds')} {snap.verdict.value:<8} ({role}) {why}{db}")
 
-    engine = Engine(config, store, on_snapshot=report)
-    task = asyncio.create_task(engine.run())
-    loop = asyncio.get_running_loop()
     stopped_by: list[int] = []
+    async with _store(config) as store:
+        engine = Engine(config, store, on_snapshot=report)
+        task = asyncio.create_task(engine.run())
+        loop = asyncio.get_running_loop()
 
-    def stop(sig: int) -> None:
-        stopped_by.append(sig)
-        task.cancel()
+        def stop(sig: int) -> None:
+            stopped_by.append(sig)
+            task.cancel()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop, sig)
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    finally:
-        await engine.aclose()
-        await store.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop, sig)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await engine.aclose()
     # SIGTERM is a service manager's normal stop (0); Ctrl-C is an interruption (130).
     return EXIT_INTERRUPTED if stopped_by[:1] == [signal.SIGINT] else EXIT_OK
 
 
-async def _open_or_unavailable(config: Config):
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached (exit 3); the message says why."""
+
+
+@contextlib.asynccontextmanager
+async def _store(config: Config):
+    """The one way a command opens the store, closed whatever happens."""
+    from .runtime import open_store
     from .store.db import StoreUnavailable
     from .store.embedded import EmbeddedError
 
     try:
-        from .runtime import open_store
-
-        return await open_store(config)
+        store = await open_store(config)
     except (StoreUnavailable, EmbeddedError) as e:
-        _out(f"gonogo: database unavailable: {mask_text(str(e))}", file=sys.stderr)
-        return None
+        raise DatabaseUnavailable(str(e)) from e
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def _engine(config: Config):
+    """A one-shot engine (never the leader) on its own store."""
+    from .engine import Engine
+
+    async with _store(config) as store:
+        engine = Engine(config, store, lead=False)
+        try:
+            yield engine
+        finally:
+            await engine.aclose()
 
 
 async def _check(config: Config, *, as_json: bool) -> int:
-    from checks.verdict import format_value
-
-    from .engine import Engine
-
-    store = await _open_or_unavailable(config)
-    if store is None:
-        return EXIT_UNAVAILABLE
-    engine = Engine(config, store, lead=False)
-    try:
+    async with _engine(config) as engine:
         snap = await engine.check_once()
-    finally:
-        await engine.aclose()
-        await store.close()
     if not snap.database.ok:
         _out(f"gonogo: database unavailable: {visible(snap.database.reason)}", file=sys.stderr)
         return EXIT_UNAVAILABLE
@@ -272,7 +279,7 @@ async def _check(config: Config, *, as_json: bool) -> int:
         _out(f"\n{'gate':<{w}}  {'value':>10}  {'band':<8} {'green / red':<18} detail")
         for g in snap.gates:
             bands = f"{g.bands.green} / {g.bands.red}" if g.bands else ""
-            _out(f"{visible(g.name):<{w}}  {visible(format_value(g.value, g.unit, g.bands)):>10}  {g.band.value:<8} "
+            _out(f"{visible(g.name):<{w}}  {visible(g.shown):>10}  {g.band.value:<8} "
                  f"{bands:<18} {visible(g.detail)}")
         if engine.probed_here:
             _out("\nprobed from here (counted in this answer only, never written):")
@@ -283,14 +290,9 @@ async def _check(config: Config, *, as_json: bool) -> int:
 
 
 async def _status(config: Config, *, as_json: bool) -> int:
-    store = await _open_or_unavailable(config)
-    if store is None:
-        return EXIT_UNAVAILABLE
-    try:
+    async with _store(config) as store:
         view = await store.rollout_view(config.rollout.flag, config.rollout.steps, config.rollout.soak_for)
         history = await store.rollout_history(config.rollout.flag)
-    finally:
-        await store.close()
     if as_json:
         print(json.dumps({
             "flag": view.flag, "percentage": view.percentage, "state": view.state, "version": view.version,
@@ -310,13 +312,7 @@ async def _status(config: Config, *, as_json: bool) -> int:
 
 
 async def _act(config: Config, action: str, args) -> int:
-    from .engine import Engine
-
-    store = await _open_or_unavailable(config)
-    if store is None:
-        return EXIT_UNAVAILABLE
-    engine = Engine(config, store, lead=False)
-    try:
+    async with _engine(config) as engine:
         # Advance needs a fresh verdict: it probes now (counted, never written); the others
         # record the latest one and must not wait on probes (a rollback is never delayed).
         snap = await (engine.check_once() if action == "advance" else engine.evaluate())
@@ -325,9 +321,6 @@ async def _act(config: Config, action: str, args) -> int:
             verdict_why="; ".join(snap.reasons), gates={g.name: g.value for g in snap.gates},
             expect_percentage=args.expect, override=getattr(args, "override", False),
         )
-    finally:
-        await engine.aclose()
-        await store.close()
     if args.json:
         print(json.dumps(result.model_dump(mode="json"), indent=2))  # ensure_ascii: no raw control or C1 byte
     else:
@@ -340,13 +333,8 @@ async def _act(config: Config, action: str, args) -> int:
 async def _retry(config: Config) -> int:
     from .rollout import make_controller
 
-    store = await _open_or_unavailable(config)
-    if store is None:
-        return EXIT_UNAVAILABLE
-    try:
+    async with _store(config) as store:
         result = await make_controller(config, store).retry_actuation()
-    finally:
-        await store.close()
     _out(result.message if result.actuation == "ok" else f"NOT applied: {visible(result.actuation_error)}")
     return EXIT_OK if result.actuation == "ok" else EXIT_NOT_GO
 
@@ -365,13 +353,8 @@ async def _audit_verify(config: Config) -> int:
     except AuditKeyError as e:
         _out(f"gonogo: {visible(str(e))}", file=sys.stderr)
         return EXIT_USAGE
-    store = await _open_or_unavailable(config)
-    if store is None:
-        return EXIT_UNAVAILABLE
-    try:
+    async with _store(config) as store:
         report = await make_controller(config, store).verify_audit(key)
-    finally:
-        await store.close()
     lines = []
     for f in report.flags:
         if f.has_state:
@@ -417,19 +400,11 @@ async def _audit_verify(config: Config) -> int:
 
 
 async def _report(config: Config, out: str | None) -> int:
-    from .engine import Engine
     from .report import render_report
 
-    store = await _open_or_unavailable(config)
-    if store is None:
-        return EXIT_UNAVAILABLE
-    engine = Engine(config, store, lead=False)
-    try:
+    async with _engine(config) as engine:
         snap = await engine.check_once(probe_here=False)  # the console's evaluation, SQL and PromQL gates included
-        history = await store.rollout_history(config.rollout.flag)
-    finally:
-        await engine.aclose()
-        await store.close()
+        history = await engine.store.rollout_history(config.rollout.flag)
     text = render_report(config, snap, history)
     if out:
         Path(out).write_text(text)
@@ -437,3 +412,18 @@ async def _report(config: Config, out: str | None) -> int:
     else:
         _out(text)
     return EXIT_OK
+
+
+# Every command: (config, parsed arguments) -> exit code.
+COMMANDS = {
+    "demo": _demo,
+    "tui": lambda config, args: _tui(config),
+    "watch": lambda config, args: asyncio.run(_watch(config)),
+    "check": lambda config, args: asyncio.run(_check(config, as_json=args.json)),
+    "status": lambda config, args: asyncio.run(_status(config, as_json=args.json)),
+    **{action: (lambda config, args, action=action: asyncio.run(_act(config, action, args)))
+       for action in ("advance", "hold", "resume", "rollback")},
+    "retry": lambda config, args: asyncio.run(_retry(config)),
+    "audit": lambda config, args: asyncio.run(_audit_verify(config)),
+    "report": lambda config, args: asyncio.run(_report(config, args.out)),
+}

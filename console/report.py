@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 from checks.models import Band, Snapshot
-from checks.verdict import format_value
 from widgets.literal import visible
 
 # What CommonMark/GFM can act on anywhere in a line: emphasis, code, links, images,
@@ -51,7 +50,7 @@ def render_report(config, snap: Snapshot, history: list[dict]) -> str:
     lines += ["", "## Gates", "", "| gate | value | band | green | red | window | detail |", "|---|---|---|---|---|---|---|"]
     for g in snap.gates:
         green, red = (str(g.bands.green), str(g.bands.red)) if g.bands else ("", "")
-        lines.append(f"| {md(g.name)} | {md(format_value(g.value, g.unit, g.bands))} | {MARK[g.band]} {g.band.value}"
+        lines.append(f"| {md(g.name)} | {md(g.shown)} | {MARK[g.band]} {g.band.value}"
                      f"{' (stale)' if g.stale else ''} | {md(green)} | {md(red)} | {md(g.window)} | {md(g.detail)} |")
     if bi is not None:
         lines += ["", "## Burn-in", "",

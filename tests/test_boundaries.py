@@ -35,3 +35,23 @@ def test_import_linter_contracts_hold():
     lint = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_widgets_see_only_the_models_of_checks():
+    # A widget renders what it is given: judging (bands, verdicts, formatting of a
+    # judged value) happens before the snapshot reaches it.
+    for path in sorted((ROOT / "widgets").glob("*.py")):
+        from_checks = {m for m in _imports(path) if m == "checks" or m.startswith("checks.")}
+        assert from_checks <= {"checks.models"}, f"{path.name} imports {sorted(from_checks)}"

@@ -217,3 +217,24 @@ def test_watch_interrupted_exits_130_and_an_empty_reason_is_bad_usage(tmp_path, 
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=20)
     assert p.returncode == 130 and "Traceback" not in err
+
+
+def test_a_bug_exits_1_with_its_traceback_in_the_log_not_3(tmp_path, db_url, health_server, monkeypatch, capsys):
+    from console import cli
+
+    base, _ = health_server
+    cfg = write_config(tmp_path, db_url, base)
+
+    async def broken(config, *, as_json):
+        async with cli._store(config) as store:
+            await store.rollout_view(config.rollout.flag, config.rollout.steps, config.rollout.soak_for)
+            raise KeyError("no such column: percentage")  # what a bug looks like: not a database fault
+
+    monkeypatch.setattr(cli, "_status", broken)
+    monkeypatch.setitem(cli.COMMANDS, "status", lambda config, args: cli.asyncio.run(cli._status(config, as_json=False)))
+    code = cli.main(["status", "--config", str(cfg)])
+    err = capsys.readouterr().err
+    assert code == 1 and "internal error in `status`" in err and "a bug" in err and "Traceback" not in err
+    log = err.split("the traceback is in ")[1].rstrip().rstrip(")")
+    text = open(log).read()
+    assert "Traceback" in text and "no such column: percentage" in text

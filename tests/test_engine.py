@@ -7,7 +7,8 @@ import psycopg
 import pytest
 
 from checks.models import Band, ProbeResult, Verdict
-from console.engine import Engine, count_clean_days
+from checks.burn_in import count_clean_days
+from console.engine import Engine
 from console.store.db import Store
 
 from .conftest import make_config, wait_for

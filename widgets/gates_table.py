@@ -6,7 +6,6 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
 from checks.models import Band, GateReading
-from checks.verdict import format_value
 
 from .format import BAND_STYLE, sparkline
 from .literal import literal
@@ -47,7 +46,7 @@ class GatesTable(DataTable):
     @staticmethod
     def _cells(g: GateReading, hist) -> tuple:
         style = BAND_STYLE[g.band]
-        value = literal(format_value(g.value, g.unit, g.bands), style="dim strike" if g.stale else "", limit=40)
+        value = literal(g.shown, style="dim strike" if g.stale else "", limit=40)
         if g.stale:
             band = Text("STALE", style="bold white on dark_orange3")
         else:

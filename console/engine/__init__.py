@@ -6,8 +6,7 @@ from .core import (
     PROBE_FLUSH_BATCH,
     RECORD_EVERY,
     Engine,
-    count_clean_days,
     utcnow,
 )
 
-__all__ = ["Engine", "PROBE_BUFFER_MAX", "PROBE_FLUSH_BATCH", "RECORD_EVERY", "count_clean_days", "utcnow"]
+__all__ = ["Engine", "PROBE_BUFFER_MAX", "PROBE_FLUSH_BATCH", "RECORD_EVERY", "utcnow"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 from collections import deque
@@ -23,12 +22,13 @@ import httpx
 import psycopg
 
 from checks.bands import judge
-from checks.breach import breach_run, sustained_breach
+from checks.alert_rules import burst_alert, cost_alert, error_rate_alert, event_alert, gate_alerts
+from checks.breach import assess
+from checks.burn_in import count_clean_days
 from checks.coverage import bucket_for, coverage, describe, enough
 from checks.models import (
     AutoRollbackView,
     Band,
-    BreachRun,
     BurnInView,
     GateReading,
     ProbeResult,
@@ -42,7 +42,7 @@ from checks.verdict import verdict as decide
 
 from ..config import Config, Gate
 from ..durations import format_duration
-from ..probe import make_client, probe
+from ..probe import make_client, make_http_client, probe
 from ..secrets import mask_text, one_line
 from ..sources import SourceError
 from ..sources.alertmanager import fetch_alerts
@@ -110,7 +110,8 @@ class Engine:
         self.on_rollout_change = on_rollout_change
         self.record_every = record_every
         self.controller = controller or make_controller(config, store)
-        self.client = client or make_client()
+        self.client = client or make_http_client()  # PromQL and Alertmanager (httpx)
+        self.probe_client = make_client()  # health probes (aiohttp; its sessions made at first use)
         self.want_lead = lead
         self.leader = False
         self.state = EngineState()
@@ -142,7 +143,7 @@ class Engine:
 
                 async def first_probe(t):
                     await asyncio.sleep(startup_delay(t.name, t.interval.total_seconds(), n))
-                    return await probe(self.client, t)
+                    return await probe(self.probe_client, t)
 
                 first = await asyncio.gather(*(first_probe(t) for t in self.config.targets))
                 self._buffer.extend(first)
@@ -170,6 +171,8 @@ class Engine:
 
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
+            await self.probe_client.aclose()
+        with contextlib.suppress(Exception):
             await self.client.aclose()
 
     def poke(self) -> None:
@@ -186,7 +189,7 @@ class Engine:
         too: they count for this answer alone, inside a transaction that is rolled
         back (Store.scratch), and are kept in `probed_here` to be shown."""
         assert not self.leader, "a one-shot evaluation must not lead"
-        probes = [probe(self.client, t) for t in self.config.targets] if probe_here else []
+        probes = [probe(self.probe_client, t) for t in self.config.targets] if probe_here else []
         results = await asyncio.gather(*probes, *(self._run_query(g) for g in self.config.gates if g.source != "probe"))
         self.probed_here = tuple(results[:len(probes)])
         try:
@@ -409,7 +412,7 @@ class Engine:
             await asyncio.sleep(max(0.0, start - loop.time()))
             last = loop.time()
             if self.leader:
-                result = await probe(self.client, target)
+                result = await probe(self.probe_client, target)
                 self._buffer.append(result)
 
     async def _flush_probes(self) -> None:
@@ -500,45 +503,29 @@ class Engine:
             await asyncio.sleep(cfg.interval.total_seconds())
 
     async def _apply_alert_rules(self) -> None:
+        """Read what the rules judge, let checks.alert_rules decide, write the alerts."""
         cfg = self.config.alerts
         snap = self.snapshot
-        firing: dict[str, tuple[str, str, str]] = {}  # fingerprint -> severity, name, summary
-        if snap is not None:
-            for r in snap.gates:
-                if r.band in (Band.RED, Band.YELLOW):
-                    firing[f"rule:gate:{r.name}"] = (
-                        "critical" if r.band is Band.RED else "warning",
-                        f"{r.name} {r.band.value}",
-                        f"{format_value(r.value, r.unit, r.bands)} (green {r.bands.green if r.bands else '?'})",
-                    )
+        firing = gate_alerts(snap.gates) if snap is not None else []
         targets = [t.name for t in self.config.targets]
         if targets:
             hour = ProbeGateSpec("error_rate", timedelta(hours=1), tuple(targets))
             agg = (await self.rule_reader.read(self.store, [hour]))[0]
-            if agg.value is not None and agg.value > cfg.error_rate_1h:
-                firing["rule:error_rate_1h"] = (
-                    "critical", "error rate over 1 h", f"{agg.value:.2f} % > {cfg.error_rate_1h} % ({agg.detail})"
-                )
-            n5xx = await self.store.count_5xx(timedelta(minutes=1))
-            if n5xx > cfg.max_5xx_per_minute:
-                firing["rule:5xx_per_minute"] = (
-                    "warning", "5xx burst", f"{n5xx} 5xx answers in the last minute (> {cfg.max_5xx_per_minute})"
-                )
+            firing.append(error_rate_alert(agg.value, agg.detail, cfg.error_rate_1h))
+            firing.append(burst_alert(await self.store.count_5xx(timedelta(minutes=1)), cfg.max_5xx_per_minute))
         # A refused configured query (cost_query, events_query) is reported, and must
         # not stop the other rules: it is collected and raised at the end.
         refused: list[str] = []
         timeout = self.config.database.statement_timeout
         if cfg.cost_query:
             try:
-                cost = await self.store.sandbox.value(cfg.cost_query, timeout)
+                firing.append(cost_alert(await self.store.sandbox.value(cfg.cost_query, timeout), cfg.cost_budget))
             except QueryRefused as e:
                 refused.append(f"cost_query: {e}")
-            else:
-                if cost is not None and cost > cfg.cost_budget:
-                    firing["rule:cost"] = ("critical", "cost over budget", f"${cost:.2f} today > ${cfg.cost_budget:.2f}")
-        for fp, (sev, name, summary) in firing.items():
-            await self.store.raise_alert(fp, "rule", sev, name, summary)
-        await self.store.resolve_missing("rule", list(firing))
+        firing = [f for f in firing if f is not None]
+        for f in firing:
+            await self.store.raise_alert(f.fingerprint, "rule", f.severity, f.name, f.summary)
+        await self.store.resolve_missing("rule", [f.fingerprint for f in firing])
         if cfg.events_query:
             try:
                 events = event_rows(await self.store.sandbox.rows(cfg.events_query, timeout))
@@ -547,9 +534,9 @@ class Engine:
             else:
                 keep = []
                 for ev in events:
-                    fp = "ev:" + hashlib.sha1(f"{ev.at}|{ev.name}|{ev.summary}".encode()).hexdigest()[:16]
-                    keep.append(fp)
-                    await self.store.raise_alert(fp, "events", ev.severity, ev.name, ev.summary, ev.at)
+                    f = event_alert(ev)
+                    keep.append(f.fingerprint)
+                    await self.store.raise_alert(f.fingerprint, "events", f.severity, f.name, f.summary, ev.at)
                 await self.store.resolve_missing("events", keep)
         if refused:
             raise ValueError("; ".join(refused))
@@ -582,22 +569,13 @@ class Engine:
         keeps the on-screen view of what auto-rollback is watching."""
         ar = self.config.auto_rollback
         series = await self.store.gate_series(now - ar.sustain - 4 * self.record_every, ar.gates)
-        runs = []
-        firing = None
-        for name in ar.gates:
-            points = series.get(name, [])
-            evaluations = [(at, band == Band.RED.value) for at, _, band in points]
-            # Longer than this between two records and nobody saw that time: the run
-            # breaks. Records come every refresh during a breach; a change of leader
-            # takes a few seconds, which must not break it.
-            gap = max(3 * self.config.console.refresh, self.record_every)
-            start, n = breach_run(evaluations, gap)
-            if start is not None:
-                runs.append(BreachRun(gate=name, seconds=(now - start).total_seconds(), evaluations=n))
-            if firing is None and sustained_breach(evaluations, now=now, sustain=ar.sustain,
-                                                   consecutive=ar.consecutive, max_gap=gap):
-                firing = (name, [v for _, v, band in points[-n:]])
-        self.state.auto_rollback = self._auto_rollback_view(tuple(runs))
+        # Longer than this between two records and nobody saw that time: the run
+        # breaks. Records come every refresh during a breach; a change of leader
+        # takes a few seconds, which must not break it.
+        gap = max(3 * self.config.console.refresh, self.record_every)
+        seen = assess(series, ar.gates, now=now, sustain=ar.sustain, consecutive=ar.consecutive, max_gap=gap)
+        self.state.auto_rollback = self._auto_rollback_view(seen.runs)
+        firing = (seen.firing, list(seen.firing_values)) if seen.firing is not None else None
         if firing is None or not self.leader:  # only the leader acts; followers only show
             return
         if rollout.state in ("idle", "rolled_back") or rollout.percentage == self.config.rollout.steps[0]:
@@ -748,21 +726,6 @@ class Engine:
     def _db_up(self, now: datetime) -> None:
         if not self.state.database.ok:
             self.state.database = SourceHealth(name="database", ok=True, since=now)
-
-
-def count_clean_days(days: list[tuple[datetime, float]], threshold: float) -> int:
-    """Consecutive clean days, newest first: a day is clean when its uptime meets the
-    threshold. Today (partial) counts when clean so far; a gap day breaks the run."""
-    n = 0
-    prev_day = None
-    for day, uptime in days:
-        if prev_day is not None and (prev_day - day) > timedelta(days=1, hours=1):
-            break
-        if uptime < threshold:
-            break
-        n += 1
-        prev_day = day
-    return n
 
 
 def _ago(td: timedelta) -> str:
