@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from psycopg import sql
 
 from .secrets import mask_text
+from .store import rollout as rollout_tables
 
 
 class ActuationError(Exception):
@@ -33,20 +33,13 @@ class DatabaseActuator:
     in_transaction = True
 
     def __init__(self, table: str = "gonogo.feature_flags"):
-        self.table = sql.Identifier(*table.split("."))
+        self.table = table
 
     async def apply_in(self, conn: psycopg.AsyncConnection, flag: str, percentage: int) -> None:
-        await conn.execute(
-            sql.SQL(
-                "insert into {} (flag, enabled, rollout_percentage, updated_at) values (%s, %s, %s, now())"
-                " on conflict (flag) do update set enabled = excluded.enabled,"
-                " rollout_percentage = excluded.rollout_percentage, updated_at = now()"
-            ).format(self.table),
-            (flag, percentage > 0, percentage),
-        )
+        await rollout_tables.set_feature_flag(conn, self.table, flag, percentage)
 
     def describe(self) -> str:
-        return f"database table {self.table.as_string(None) if hasattr(self.table, 'as_string') else self.table}"
+        return f"database table {self.table}"
 
 
 class HttpActuator:

@@ -7,7 +7,6 @@ NOTIFYs every other console. External actuators run after the commit; their
 failure is recorded on the state, raised as an alert, and retried idempotently."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -20,11 +19,11 @@ from checks.rollout import Action, Refusal, RolloutState, Transition, decide
 
 from .actuators import ActuationError, DatabaseActuator
 from .audit_key import AuditKey, AuditKeyError, load_key, where_help
-from .store.db import Store, StoreUnavailable, ensure_rollout_state, hash_key, pg_text
+from .store import rollout as tables
+from .store.db import Store, StoreUnavailable, hash_key, pg_text
 
 log = logging.getLogger("gonogo.rollout")
 ACTUATION_LOCK_BASE = 0x61_0000_0000
-CHANNEL = "gonogo_rollout"
 ORIGIN = f"{socket.gethostname()}:{os.getpid()}"  # lets a console skip the notice of its own action
 
 
@@ -38,18 +37,6 @@ class ActionResult(Frozen):
     override: bool = False
     actuation: Literal["ok", "pending", "failed", "superseded", ""] = ""
     actuation_error: str = ""
-
-
-_STATE_COLUMNS = (
-    "percentage, state, version, stage_started_at, soak_elapsed_s, soak_resumed_at, updated_by, updated_at,"
-    " actuation, actuation_error"
-)
-
-
-def _state(flag: str, row) -> RolloutState:
-    pct, state, version, started, elapsed, resumed, by, at, _, _ = row
-    return RolloutState(flag=flag, percentage=pct, state=state, version=version, stage_started_at=started,
-                        soak_elapsed_s=elapsed, soak_resumed_at=resumed, updated_by=by, updated_at=at)
 
 
 class RolloutController:
@@ -84,14 +71,7 @@ class RolloutController:
                                 message="a reason or operator name cannot contain a NUL character")
         async with self.store.connection(action=True) as conn:
             async with conn.transaction():
-                await ensure_rollout_state(conn, self.flag, self.steps[0])
-                cur = await conn.execute(
-                    f"select {_STATE_COLUMNS}, clock_timestamp() from gonogo.rollout_state where flag = %s for update",
-                    (self.flag,),
-                )
-                row = await cur.fetchone()
-                now: datetime = row[-1]
-                st = _state(self.flag, row[:-1])
+                st, now = await tables.lock_state(conn, self.flag, self.steps[0])
                 stale = await self._stale_view(conn, st, expect_version, expect_percentage)
                 if stale:
                     return ActionResult(outcome="refused", action=action, message=stale, version=st.version)
@@ -107,23 +87,15 @@ class RolloutController:
                                         version=st.version)
                 actuation = "ok" if self.actuator.in_transaction else "pending"
                 new = d.new
-                await conn.execute(
-                    "update gonogo.rollout_state set percentage = %s, state = %s, version = %s, stage_started_at = %s,"
-                    " soak_elapsed_s = %s, soak_resumed_at = %s, updated_by = %s, updated_at = %s,"
-                    " actuation = %s, actuation_error = '', last_action = %s where flag = %s",
-                    (new.percentage, new.state, new.version, new.stage_started_at, new.soak_elapsed_s,
-                     new.soak_resumed_at, operator, now, actuation, action, self.flag),
-                )
+                await tables.write_state(conn, self.flag, new, operator=operator, now=now, actuation=actuation,
+                                         action=action)
                 if self.actuator.in_transaction:
                     await self.actuator.apply_in(conn, self.flag, new.percentage)
                 await self._append_event(conn, d, now=now, operator=operator, reason=reason, verdict=verdict,
                                          gates=gates or {}, automatic=automatic, key=key)
-                await conn.execute(
-                    "select pg_notify(%s, %s)",
-                    (CHANNEL, json.dumps({"flag": self.flag, "version": new.version, "operator": operator,
-                                          "action": action, "from": d.from_pct, "to": d.to_pct,
-                                          "automatic": automatic, "origin": ORIGIN})),
-                )
+                await tables.notify(conn, {"flag": self.flag, "version": new.version, "operator": operator,
+                                           "action": action, "from": d.from_pct, "to": d.to_pct,
+                                           "automatic": automatic, "origin": ORIGIN})
         if key_problem:
             log.warning("%s of %s recorded with an UNSIGNED audit event: %s", action, self.flag, key_problem)
         unsigned = f" — its audit event is NOT signed: {key_problem}" if key_problem else ""
@@ -141,12 +113,7 @@ class RolloutController:
             return ""
         if expect_percentage is not None and expect_version is None and st.percentage == expect_percentage:
             return ""
-        cur = await conn.execute(
-            "select operator, action, from_pct, to_pct, at from gonogo.rollout_events where flag = %s"
-            " order by id desc limit 1",
-            (self.flag,),
-        )
-        last = await cur.fetchone()
+        last = await tables.last_event(conn, self.flag)
         seen = f"version {expect_version}" if expect_version is not None else f"{expect_percentage} %"
         if last:
             who, what, f, t, at = last
@@ -159,12 +126,7 @@ class RolloutController:
         """The key this action's event is signed with, or (None, why there is none).
         The key file is created only for a trail that nothing has signed yet: a
         console that lacks the key of a signed trail must not start a key of its own."""
-        cur = await conn.execute(
-            "select key_id from gonogo.rollout_events where flag = %s and key_id is not null order by id limit 1",
-            (self.flag,),
-        )
-        row = await cur.fetchone()
-        trail_key = row[0] if row else None
+        trail_key = await tables.trail_key_id(conn, self.flag)
         try:
             key = self._audit_key or load_key(create=trail_key is None)
         except AuditKeyError as e:
@@ -181,33 +143,18 @@ class RolloutController:
     async def _append_event(self, conn, d: Transition, *, now, operator, reason, verdict, gates, automatic,
                             key: AuditKey | None) -> None:
         """The event, chained and signed, then the signed head, in the action's transaction."""
-        cur = await conn.execute(
-            "select hash, sig from gonogo.rollout_events where flag = %s order by id desc limit 1", (self.flag,)
-        )
-        prev = await cur.fetchone()
+        prev = await tables.previous_link(conn, self.flag)
         gates = finite_gates(gates)
         event = dict(at=now, flag=self.flag, operator=operator, action=d.action, from_pct=d.from_pct,
                      to_pct=d.to_pct, reason=reason, verdict=verdict.value, gates=gates, automatic=automatic,
                      override=d.override)
-        sealed = seal(key.secret if key else None, {"hash": prev[0], "sig": prev[1]} if prev else None, event)
-        await conn.execute(
-            "insert into gonogo.rollout_events (at, flag, operator, action, from_pct, to_pct, reason, verdict, gates,"
-            " automatic, override, prev_hash, hash, sig, key_id)"
-            " values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s)",
-            (now, self.flag, operator, d.action, d.from_pct, d.to_pct, reason, verdict.value,
-             json.dumps(gates, allow_nan=False), automatic, d.override, sealed["prev_hash"], sealed["hash"],
-             sealed["sig"], sealed["key_id"]),
-        )
-        cur = await conn.execute("select count(*) from gonogo.rollout_events where flag = %s", (self.flag,))
-        count = (await cur.fetchone())[0]
+        sealed = seal(key.secret if key else None, prev, event)
+        count = await tables.append_event(conn, event, sealed)
         new = d.new
         head = dict(flag=self.flag, version=new.version, percentage=new.percentage, state=new.state,
                     stage_started_at=new.stage_started_at, soak_elapsed_s=new.soak_elapsed_s,
                     soak_resumed_at=new.soak_resumed_at, last=link(sealed), count=count)
-        await conn.execute(
-            "update gonogo.rollout_state set audit_head = %s, audit_count = %s, audit_sig = %s where flag = %s",
-            (head["last"], count, head_signature(key.secret, head) if key else None, self.flag),
-        )
+        await tables.write_head(conn, self.flag, head["last"], count, head_signature(key.secret, head) if key else None)
 
     async def _actuate(self, result: ActionResult, percentage: int, previous: int, version: int) -> ActionResult:
         """Apply after the commit, one actuation per flag at a time (an advisory lock
@@ -217,10 +164,9 @@ class RolloutController:
         lock = ACTUATION_LOCK_BASE + hash_key(self.flag) % 1_000_000
         try:
             async with self.store.connection(action=True) as conn:
-                await conn.execute("select pg_advisory_lock(%s)", (lock,))
+                await tables.advisory_lock(conn, lock)
                 try:
-                    cur = await conn.execute("select version from gonogo.rollout_state where flag = %s", (self.flag,))
-                    if (await cur.fetchone())[0] != version:
+                    if await tables.current_version(conn, self.flag) != version:
                         return result.model_copy(update={
                             "actuation": "superseded",
                             "message": f"{result.message} — a newer change was made meanwhile and is applied instead",
@@ -241,7 +187,7 @@ class RolloutController:
                     await self.store.resolve_alerts([f"rollout:actuation:{self.flag}"])
                     return result.model_copy(update={"actuation": "ok"})
                 finally:
-                    await conn.execute("select pg_advisory_unlock(%s)", (lock,))
+                    await tables.advisory_unlock(conn, lock)
         except StoreUnavailable as e:
             # The change is committed (and maybe applied); only its bookkeeping failed.
             # Never report that as "nothing changed": the next start re-applies it.
@@ -254,48 +200,35 @@ class RolloutController:
     async def _mark(self, conn, version: int, actuation: str, error: str) -> None:
         """On the connection that holds the actuation lock (never a second one from
         the small action pool, which a waiting actuation may be holding)."""
-        await conn.execute(
-            "update gonogo.rollout_state set actuation = %s, actuation_error = %s where flag = %s and version = %s",
-            (actuation, pg_text(error), self.flag, version),
-        )
-        await conn.execute("select pg_notify(%s, %s)", (CHANNEL, json.dumps({"flag": self.flag, "version": version,
-                                                                             "actuation": actuation})))
+        await tables.mark_actuation(conn, self.flag, version, actuation, pg_text(error))
+        await tables.notify(conn, {"flag": self.flag, "version": version, "actuation": actuation})
 
     async def retry_actuation(self) -> ActionResult:
         """Re-apply the current state (idempotent). Also what a start does after a
         crash left an action committed but not applied."""
         async with self.store.connection(action=True) as conn:
-            cur = await conn.execute(
-                "select percentage, version, actuation from gonogo.rollout_state where flag = %s", (self.flag,)
-            )
-            row = await cur.fetchone()
+            row = await tables.actuation_of(conn, self.flag)
             if row is None:
                 return ActionResult(outcome="refused", action="retry", message="no rollout state yet")
             pct, version, _ = row
-            cur = await conn.execute(
-                "select from_pct from gonogo.rollout_events where flag = %s order by id desc limit 1", (self.flag,)
-            )
-            prev = await cur.fetchone()
+            prev = await tables.last_from(conn, self.flag)
             if self.actuator.in_transaction:
                 async with conn.transaction():
-                    cur = await conn.execute(
-                        "select percentage, version from gonogo.rollout_state where flag = %s for update", (self.flag,))
-                    pct, version = await cur.fetchone()  # what is current under the lock, not what was read above
+                    # what is current under the lock, not what was read above
+                    pct, version = await tables.lock_percentage(conn, self.flag)
                     await self.actuator.apply_in(conn, self.flag, pct)
-                    await conn.execute("update gonogo.rollout_state set actuation = 'ok', actuation_error = ''"
-                                       " where flag = %s and version = %s", (self.flag, version))
+                    await tables.mark_actuation(conn, self.flag, version, "ok", "")
                 return ActionResult(outcome="done", action="retry", message=f"re-applied {pct} % of {self.flag}",
                                     to_pct=pct, version=version, actuation="ok")
         base = ActionResult(outcome="done", action="retry", message=f"re-applied {pct} % of {self.flag}", to_pct=pct,
                             version=version, actuation="pending")
-        return await self._actuate(base, pct, prev[0] if prev else pct, version)
+        return await self._actuate(base, pct, prev if prev is not None else pct, version)
 
     async def recover(self) -> ActionResult | None:
         """On start: an action committed but never applied (a crash in between) is applied now."""
         async with self.store.connection(action=True) as conn:
-            cur = await conn.execute("select actuation from gonogo.rollout_state where flag = %s", (self.flag,))
-            row = await cur.fetchone()
-        if row and row[0] == "pending":
+            row = await tables.actuation_of(conn, self.flag)
+        if row and row[2] == "pending":
             return await self.retry_actuation()
         return None
 
@@ -307,20 +240,7 @@ class RolloutController:
         if isinstance(key, str):  # "load"
             key = load_key(create=False)
         async with self.store.connection(action=True) as conn:
-            async with conn.transaction():
-                await conn.execute("set transaction isolation level repeatable read, read only")
-                cur = await conn.execute(
-                    "select id, at, flag, operator, action, from_pct, to_pct, reason, verdict, gates, automatic,"
-                    " override, prev_hash, hash, sig, key_id from gonogo.rollout_events order by flag, id"
-                )
-                names = [c.name for c in cur.description]
-                rows = [dict(zip(names, r)) for r in await cur.fetchall()]
-                cur = await conn.execute(
-                    "select flag, percentage, state, version, stage_started_at, soak_elapsed_s, soak_resumed_at,"
-                    " audit_head, audit_count, audit_sig from gonogo.rollout_state"
-                )
-                names = [c.name for c in cur.description]
-                states = {r[0]: dict(zip(names, r)) for r in await cur.fetchall()}
+            rows, states = await tables.audit_snapshot(conn)
         by_flag: dict[str, list] = {}
         for r in rows:
             by_flag.setdefault(r["flag"], []).append(r)

@@ -47,7 +47,8 @@ from ..secrets import mask_text, one_line
 from ..sources import SourceError
 from ..sources.alertmanager import fetch_alerts
 from ..sources.prometheus import promql_value
-from ..rollout import CHANNEL, RolloutController, make_controller
+from ..rollout import RolloutController, make_controller
+from ..store import rollout as rollout_tables
 from ..store.db import Store, StoreUnavailable
 from ..store.sandbox import QueryRefused
 from .gate_reads import ProbeAggregate, ProbeGateReader, ProbeGateSpec
@@ -621,7 +622,7 @@ class Engine:
             delay = 1.0
             try:
                 async with conn:
-                    await conn.execute(f"listen {CHANNEL}")
+                    await rollout_tables.listen(conn)
                     async for note in conn.notifies():
                         try:
                             payload = json.loads(note.payload)

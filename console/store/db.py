@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from checks.models import Alert, GateReading, RolloutView
+from checks.models import Alert, GateReading
 
 from ..secrets import one_line
 from .probes import ProbeTables
+from .rollout import RolloutTables
 from .sandbox import QuerySandbox, reader_url
 from .schema import MIGRATIONS
 
@@ -48,7 +49,7 @@ def describe_db_error(e: BaseException) -> str:
     return one_line(e)
 
 
-class Store(ProbeTables):
+class Store(ProbeTables, RolloutTables):
     def __init__(self, url: str, *, statement_timeout: timedelta = timedelta(seconds=5), connect_timeout: float = 3.0,
                  query_url: str | None = None):
         self.url = url
@@ -178,52 +179,6 @@ class Store(ProbeTables):
             for gate, at, value, band in await cur.fetchall():
                 out.setdefault(gate, []).append((at, value, band))
             return out
-
-    # -- rollout ------------------------------------------------------------------
-
-    async def rollout_view(self, flag: str, steps: Sequence[int], soak_for) -> RolloutView:
-        async with self.connection() as conn:
-            # A read writes nothing (every console reads this every second): a flag never
-            # acted on reads as what ensure_rollout_state() will create at the first action.
-            cur = await conn.execute(
-                "select percentage, state, version, stage_started_at, soak_elapsed_s"
-                " + coalesce(extract(epoch from now() - soak_resumed_at), 0), now(), updated_by,"
-                " actuation, actuation_error from gonogo.rollout_state where flag = %s",
-                (flag,),
-            )
-            row = await cur.fetchone()
-            if row is None:
-                now = (await (await conn.execute("select now()")).fetchone())[0]
-                row = (steps[0], "idle", 1, None, 0.0, now, "", "ok", "")
-            pct, state, version, started, elapsed, now, by, actuation, actuation_error = row
-        return RolloutView(
-            flag=flag,
-            steps=tuple(steps),
-            percentage=pct,
-            state=state,
-            version=version,
-            stage_started_at=started,
-            soak_seconds=soak_for(pct).total_seconds(),
-            soak_elapsed_seconds=float(elapsed or 0),
-            as_of=now,
-            updated_by=by,
-            actuation=actuation,
-            actuation_error=actuation_error,
-        )
-
-    async def rollout_history(self, flag: str) -> list[dict]:
-        """The audit trail, oldest first, in the shape `gonogo status --json` prints."""
-        async with self.connection() as conn:
-            cur = await conn.execute(
-                "select at, operator, action, from_pct, to_pct, reason, automatic, override, verdict"
-                " from gonogo.rollout_events where flag = %s order by id",
-                (flag,),
-            )
-            return [
-                {"at": at.isoformat(), "operator": op, "action": action, "from": f, "to": t, "reason": reason,
-                 "automatic": auto, "override": ovr, "verdict": verdict}
-                for at, op, action, f, t, reason, auto, ovr, verdict in await cur.fetchall()
-            ]
 
     # -- alerts ---------------------------------------------------------------------
 
@@ -396,15 +351,6 @@ class _Conn:
         if is_connection_fault(ev):
             raise StoreUnavailable(describe_db_error(ev)) from ev
         return False
-
-
-async def ensure_rollout_state(conn, flag: str, first_step: int) -> None:
-    """A flag never acted on starts idle at the first step, version 1."""
-    await conn.execute(
-        "insert into gonogo.rollout_state (flag, percentage, state, version)"
-        " values (%s, %s, 'idle', 1) on conflict (flag) do nothing",
-        (flag, first_step),
-    )
 
 
 def is_connection_fault(e: BaseException | None) -> bool:

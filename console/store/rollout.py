@@ -1,0 +1,227 @@
+"""The rollout tables: state (one row per flag), the append-only audit trail, the
+default actuator's flag table, and the NOTIFY that tells every console.
+
+The RolloutController (console/rollout.py) holds the transaction and decides; these
+functions are the statements it runs, each on the connection it is given, so the
+lock, the checks, the write, the audit event and the NOTIFY stay in one transaction.
+`RolloutTables` holds the reads a screen or a command makes: they write nothing.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from checks.models import RolloutView
+from checks.rollout import RolloutState
+
+CHANNEL = "gonogo_rollout"
+
+_STATE_COLUMNS = (
+    "percentage, state, version, stage_started_at, soak_elapsed_s, soak_resumed_at, updated_by, updated_at"
+)
+
+
+async def ensure_rollout_state(conn, flag: str, first_step: int) -> None:
+    """A flag never acted on starts idle at the first step, version 1."""
+    await conn.execute(
+        "insert into gonogo.rollout_state (flag, percentage, state, version)"
+        " values (%s, %s, 'idle', 1) on conflict (flag) do nothing",
+        (flag, first_step),
+    )
+
+
+async def lock_state(conn, flag: str, first_step: int) -> tuple[RolloutState, datetime]:
+    """The flag's state, locked for this transaction, and the database's time now."""
+    await ensure_rollout_state(conn, flag, first_step)
+    cur = await conn.execute(
+        f"select {_STATE_COLUMNS}, clock_timestamp() from gonogo.rollout_state where flag = %s for update", (flag,))
+    pct, state, version, started, elapsed, resumed, by, at, now = await cur.fetchone()
+    return RolloutState(flag=flag, percentage=pct, state=state, version=version, stage_started_at=started,
+                        soak_elapsed_s=elapsed, soak_resumed_at=resumed, updated_by=by, updated_at=at), now
+
+
+async def write_state(conn, flag: str, new: RolloutState, *, operator: str, now: datetime, actuation: str,
+                      action: str) -> None:
+    await conn.execute(
+        "update gonogo.rollout_state set percentage = %s, state = %s, version = %s, stage_started_at = %s,"
+        " soak_elapsed_s = %s, soak_resumed_at = %s, updated_by = %s, updated_at = %s,"
+        " actuation = %s, actuation_error = '', last_action = %s where flag = %s",
+        (new.percentage, new.state, new.version, new.stage_started_at, new.soak_elapsed_s,
+         new.soak_resumed_at, operator, now, actuation, action, flag),
+    )
+
+
+async def last_event(conn, flag: str) -> tuple | None:
+    """(operator, action, from, to, at) of the flag's newest event."""
+    cur = await conn.execute(
+        "select operator, action, from_pct, to_pct, at from gonogo.rollout_events where flag = %s"
+        " order by id desc limit 1", (flag,))
+    return await cur.fetchone()
+
+
+async def trail_key_id(conn, flag: str) -> str | None:
+    """The id of the key that signed the flag's first signed event (None: unsigned so far)."""
+    cur = await conn.execute(
+        "select key_id from gonogo.rollout_events where flag = %s and key_id is not null order by id limit 1",
+        (flag,))
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def previous_link(conn, flag: str) -> dict | None:
+    """The newest event's hash and signature, which the next event chains to."""
+    cur = await conn.execute(
+        "select hash, sig from gonogo.rollout_events where flag = %s order by id desc limit 1", (flag,))
+    prev = await cur.fetchone()
+    return {"hash": prev[0], "sig": prev[1]} if prev else None
+
+
+async def append_event(conn, event: dict, sealed: dict) -> int:
+    """Append the sealed event; returns the flag's number of events."""
+    await conn.execute(
+        "insert into gonogo.rollout_events (at, flag, operator, action, from_pct, to_pct, reason, verdict, gates,"
+        " automatic, override, prev_hash, hash, sig, key_id)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s)",
+        (event["at"], event["flag"], event["operator"], event["action"], event["from_pct"], event["to_pct"],
+         event["reason"], event["verdict"], json.dumps(event["gates"], allow_nan=False), event["automatic"],
+         event["override"], sealed["prev_hash"], sealed["hash"], sealed["sig"], sealed["key_id"]),
+    )
+    cur = await conn.execute("select count(*) from gonogo.rollout_events where flag = %s", (event["flag"],))
+    return (await cur.fetchone())[0]
+
+
+async def write_head(conn, flag: str, head: str, count: int, signature: str | None) -> None:
+    await conn.execute(
+        "update gonogo.rollout_state set audit_head = %s, audit_count = %s, audit_sig = %s where flag = %s",
+        (head, count, signature, flag))
+
+
+async def notify(conn, payload: dict) -> None:
+    await conn.execute("select pg_notify(%s, %s)", (CHANNEL, json.dumps(payload)))
+
+
+async def listen(conn) -> None:
+    """Hear every rollout change (console/engine: a change re-evaluates at once)."""
+    await conn.execute(f"listen {CHANNEL}")
+
+
+async def current_version(conn, flag: str) -> int:
+    cur = await conn.execute("select version from gonogo.rollout_state where flag = %s", (flag,))
+    return (await cur.fetchone())[0]
+
+
+async def mark_actuation(conn, flag: str, version: int, actuation: str, error: str) -> None:
+    await conn.execute(
+        "update gonogo.rollout_state set actuation = %s, actuation_error = %s where flag = %s and version = %s",
+        (actuation, error, flag, version))
+
+
+async def actuation_of(conn, flag: str) -> tuple[int, int, str] | None:
+    """(percentage, version, actuation) of the flag, None before its first action."""
+    cur = await conn.execute("select percentage, version, actuation from gonogo.rollout_state where flag = %s",
+                             (flag,))
+    return await cur.fetchone()
+
+
+async def lock_percentage(conn, flag: str) -> tuple[int, int]:
+    """(percentage, version), locked for this transaction."""
+    cur = await conn.execute("select percentage, version from gonogo.rollout_state where flag = %s for update",
+                             (flag,))
+    return await cur.fetchone()
+
+
+async def last_from(conn, flag: str) -> int | None:
+    cur = await conn.execute(
+        "select from_pct from gonogo.rollout_events where flag = %s order by id desc limit 1", (flag,))
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def advisory_lock(conn, lock: int) -> None:
+    await conn.execute("select pg_advisory_lock(%s)", (lock,))
+
+
+async def advisory_unlock(conn, lock: int) -> None:
+    await conn.execute("select pg_advisory_unlock(%s)", (lock,))
+
+
+async def audit_snapshot(conn) -> tuple[list[dict], dict[str, dict]]:
+    """Every event (by flag, oldest first) and every flag's state, read in one
+    repeatable-read, read-only transaction (audit verify replays one against the other)."""
+    async with conn.transaction():
+        await conn.execute("set transaction isolation level repeatable read, read only")
+        cur = await conn.execute(
+            "select id, at, flag, operator, action, from_pct, to_pct, reason, verdict, gates, automatic,"
+            " override, prev_hash, hash, sig, key_id from gonogo.rollout_events order by flag, id")
+        names = [c.name for c in cur.description]
+        rows = [dict(zip(names, r)) for r in await cur.fetchall()]
+        cur = await conn.execute(
+            "select flag, percentage, state, version, stage_started_at, soak_elapsed_s, soak_resumed_at,"
+            " audit_head, audit_count, audit_sig from gonogo.rollout_state")
+        names = [c.name for c in cur.description]
+        states = {r[0]: dict(zip(names, r)) for r in await cur.fetchall()}
+    return rows, states
+
+
+async def set_feature_flag(conn, table: str, flag: str, percentage: int) -> None:
+    """The default actuator: the flag's row in a feature-flag table (gonogo.feature_flags
+    unless configured), written in the rollout's own transaction."""
+    from psycopg import sql
+
+    await conn.execute(
+        sql.SQL(
+            "insert into {} (flag, enabled, rollout_percentage, updated_at) values (%s, %s, %s, now())"
+            " on conflict (flag) do update set enabled = excluded.enabled,"
+            " rollout_percentage = excluded.rollout_percentage, updated_at = now()"
+        ).format(sql.Identifier(*table.split("."))),
+        (flag, percentage > 0, percentage),
+    )
+
+
+class RolloutTables:
+    """The rollout reads of the Store (mixed into console.store.db.Store)."""
+
+    async def rollout_view(self, flag: str, steps: Sequence[int], soak_for) -> RolloutView:
+        async with self.connection() as conn:
+            # A read writes nothing (every console reads this every second): a flag never
+            # acted on reads as what ensure_rollout_state() will create at the first action.
+            cur = await conn.execute(
+                "select percentage, state, version, stage_started_at, soak_elapsed_s"
+                " + coalesce(extract(epoch from now() - soak_resumed_at), 0), now(), updated_by,"
+                " actuation, actuation_error from gonogo.rollout_state where flag = %s",
+                (flag,),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                now = (await (await conn.execute("select now()")).fetchone())[0]
+                row = (steps[0], "idle", 1, None, 0.0, now, "", "ok", "")
+            pct, state, version, started, elapsed, now, by, actuation, actuation_error = row
+        return RolloutView(
+            flag=flag,
+            steps=tuple(steps),
+            percentage=pct,
+            state=state,
+            version=version,
+            stage_started_at=started,
+            soak_seconds=soak_for(pct).total_seconds(),
+            soak_elapsed_seconds=float(elapsed or 0),
+            as_of=now,
+            updated_by=by,
+            actuation=actuation,
+            actuation_error=actuation_error,
+        )
+
+    async def rollout_history(self, flag: str) -> list[dict]:
+        """The audit trail, oldest first, in the shape `gonogo status --json` prints."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "select at, operator, action, from_pct, to_pct, reason, automatic, override, verdict"
+                " from gonogo.rollout_events where flag = %s order by id",
+                (flag,),
+            )
+            return [
+                {"at": at.isoformat(), "operator": op, "action": action, "from": f, "to": t, "reason": reason,
+                 "automatic": auto, "override": ovr, "verdict": verdict}
+                for at, op, action, f, t, reason, auto, ovr, verdict in await cur.fetchall()
+            ]
