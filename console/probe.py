@@ -156,7 +156,8 @@ class ProbeClient:
         # before an answer, whether that connection was reused or new, and on whatever
         # connection the pool gives next. probe() decides that itself
         # (_retry_on_new_connection); this is the switch aiohttp's own test client uses.
-        session._retry_connection = False
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
         return session
 
     def request_for(self, target: Target) -> _Request:
@@ -191,9 +192,11 @@ def make_client() -> ProbeClient:
     (make_http_client). In the probes' pattern (every target at its own point of the
     second, so nearly every request alone on the loop) httpx's own cost was 0.62-0.87
     ms of CPU per request on the 2-core reference machine, most of gonogo's cost per
-    probe (0.93 ms at 100 targets, 0.68 ms at 300: 20 % of a core); a bare aiohttp
-    session took 0.2 ms, and probe() on it ~0.25 ms all told (bench/probe_load.py; see
-    the README, "Probes"). The sources send a few requests a minute: httpx stays there.
+    probe (0.93 ms at 100 targets, 0.68 ms at 300: 20 % of a core). On aiohttp (its C
+    parser, kept-alive connections) a probe costs 0.40 ms at 100 targets and 0.23-0.26
+    ms at 300 (7-8 % of a core), within ~0.03 ms of a bare aiohttp GET in that pattern
+    (bench/probe_load.py; the README, "Probes"). The sources send a few requests a
+    minute: httpx stays there.
 
     TLS is verified (with httpx's CA bundle, $SSL_CERT_FILE / $SSL_CERT_DIR honoured
     as httpx does), redirects are not followed (a 301 is "HTTP 301" unless expected),
@@ -251,8 +254,10 @@ async def probe(client: ProbeClient, target: Target, *, now: Now = None) -> Prob
     current UTC time). `latency_ms` is the time from the request leaving (the start of
     the connect of a new connection, or the moment a reused one is taken from the
     pool) to the full response or to the failure; None when no connection was made
-    (refused, DNS, connect timeout). The timeout runs from that moment too; before it,
-    the wait for a pooled connection is bounded by the same timeout. The target's
+    (refused, DNS, connect timeout; also a TLS handshake that never ends, aiohttp
+    telling of a connect only with its handshake: a failed handshake says itself that
+    it connected). The timeout runs from that moment too; before it, the wait for a
+    pooled connection is bounded by the same timeout. The target's
     reconnect_every decides when a new connection is opened, and a request that a
     reused connection lost before any answer is sent once more on a new one.
     """
@@ -323,6 +328,11 @@ async def probe(client: ProbeClient, target: Target, *, now: Now = None) -> Prob
                 else:
                     response.close()
             latency = sent.elapsed_ms()
+            encoding = response.headers.get("content-encoding", "").strip().lower()
+            if body and encoding not in ("", "identity"):
+                # Nothing is decompressed (the cap is on what arrives): a body the server
+                # compressed though identity was asked for cannot be judged.
+                return result(False, f"invalid body: compressed ({encoding[:_VALUE_MAX]}) though none was asked for")
             problem = judge_body(response.headers.get("content-type", ""), bytes(body))
             return result(problem is None, problem or "")
     except asyncio.CancelledError:
@@ -471,15 +481,14 @@ def _retry_on_new_connection(exc: BaseException, sent: "_Sent") -> bool:
 
     Only a request on a reused connection that failed before any answer came back,
     the way a connection the server closed (idle) as the request left fails: EOF
-    (aiohttp's ServerDisconnectedError), a reset or a write error (ClientOSError,
-    ClientConnectionResetError). A GET is safe to send again. Not a timeout (its time
-    is spent), not a failure on a new connection (that is the service's), not anything
-    after the status line."""
+    (aiohttp's ServerDisconnectedError), a reset or a write error (ClientOSError, or
+    aiohttp's ClientConnectionResetError, a ConnectionResetError). A GET is safe to
+    send again. Not a timeout (its time is spent), not a failure on a new connection
+    (that is the service's), not anything after the status line."""
     return (
         sent.reused
         and not sent.answered
-        and isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError,
-                             aiohttp.ClientConnectionResetError))
+        and isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, ConnectionResetError))
         and not isinstance(exc, TimeoutError)
     )
 

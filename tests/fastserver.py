@@ -196,6 +196,7 @@ def spawn(delay: float = 0.001):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        proc.stdout.close()
 
 
 def _main() -> None:

@@ -21,13 +21,13 @@ def _modules_of(package: str) -> list[str]:
 def test_checks_imports_no_io_and_nothing_of_ours():
     for mod in _modules_of("checks"):
         loaded = _modules_after_import(mod)
-        for banned in ("textual", "httpx", "psycopg", "console", "widgets"):
+        for banned in ("textual", "httpx", "aiohttp", "psycopg", "console", "widgets"):
             assert banned not in loaded, f"{mod} pulls in {banned}"
 
 
 def test_widgets_import_no_io_and_not_the_console():
     loaded = _modules_after_import(", ".join(_modules_of("widgets")))
-    for banned in ("httpx", "psycopg", "console"):
+    for banned in ("httpx", "aiohttp", "psycopg", "console"):
         assert banned not in loaded, f"widgets pull in {banned}"
 
 

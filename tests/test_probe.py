@@ -156,6 +156,29 @@ async def test_binary_body_is_not_text(client, server):
     assert (r.ok, r.status, r.reason) == (False, 200, "invalid body: not text")
 
 
+async def test_a_compressed_body_is_not_decompressed(client):
+    """A server that compresses though identity was asked for: nothing is inflated
+    (a small gzip body can expand far past max_body), the check fails saying why."""
+    import gzip
+    import json
+
+    body = gzip.compress(json.dumps({"status": "ok"}).encode())
+
+    async def answer(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        writer.close()
+
+    srv = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        r = await probe(client, target(f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/health"))
+    finally:
+        srv.close()
+    assert (r.ok, r.status, r.reason) == (False, 200, "invalid body: compressed (gzip) though none was asked for")
+
+
 async def test_body_at_the_limit_is_fine_one_over_is_too_large(client, server):
     r = await probe(client, target(server.url("/text"), max_body=2))  # body is "OK"
     assert r.ok
@@ -358,6 +381,43 @@ async def test_sources_send_their_configured_headers(http_client, server):
         await fetch_alerts(client, server.url(""), 2.0, headers={"X-Scope-OrgID": "am-t3nant", "Accept": "*/*"})
     seen = server.stats["/api/v2/alerts"].headers
     assert seen["x-scope-orgid"] == "am-t3nant" and seen["accept"] == "*/*"
+
+
+async def test_credentials_in_url_win_over_a_configured_authorization(client, server):
+    # As with httpx: the URL's userinfo is the Basic auth sent (aiohttp alone would
+    # refuse the pair), and neither shows in a reason.
+    url = server.url("/echo-auth", userinfo="bob:hunter2")
+    r = await probe(client, target(url, headers={"Authorization": "Bearer t0ken-s3cret"}))
+    assert r.ok, r.reason
+    assert (server.stats["/echo-auth"].authorization or "").startswith("Basic ")
+
+
+async def test_a_proxy_from_the_environment_is_used_unless_no_proxy(monkeypatch, server):
+    # HTTP_PROXY names the fault server, which answers a proxied GET of /ok like any
+    # other: a name that does not resolve is reached through it. NO_PROXY exempts a
+    # host: a port with nothing behind it is refused, not answered by the proxy.
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with make_client() as c:
+        proxied = await probe(c, target("http://gonogo-proxied.invalid/ok"))
+        direct = await probe(c, target(f"http://127.0.0.1:{refused_port()}/ok", name="direct"))
+    assert proxied.ok, proxied.reason
+    assert (direct.ok, direct.reason) == (False, "connection refused")
+
+
+def test_a_client_made_outside_an_event_loop_probes_inside_one(server):
+    # The Engine makes its probe client at construction, sometimes before a loop runs;
+    # the aiohttp sessions are made at the first probe, in the loop that runs it.
+    c = make_client()
+
+    async def go():
+        try:
+            return await probe(c, target(server.url("/ok")))
+        finally:
+            await c.aclose()
+
+    r = asyncio.run(go())
+    assert r.ok, r.reason
 
 
 # -- connections: kept alive, renewed, never reused half-read ------------------------

@@ -23,11 +23,9 @@ import psycopg
 
 from checks.bands import judge
 from checks.alert_rules import burst_alert, cost_alert, error_rate_alert, event_alert, gate_alerts
-from checks.breach import assess
 from checks.burn_in import count_clean_days
 from checks.coverage import bucket_for, coverage, describe, enough
 from checks.models import (
-    AutoRollbackView,
     Band,
     BurnInView,
     GateReading,
@@ -36,7 +34,6 @@ from checks.models import (
     SourceHealth,
 )
 from checks.sql_result import event_rows
-from checks.verdict import format_value
 from checks.verdict import reasons as verdict_reasons
 from checks.verdict import verdict as decide
 
@@ -51,6 +48,7 @@ from ..rollout import RolloutController, make_controller
 from ..store import rollout as rollout_tables
 from ..store.db import Store, StoreUnavailable
 from ..store.sandbox import QueryRefused
+from .auto_rollback import AutoRollback
 from .gate_reads import ProbeAggregate, ProbeGateReader, ProbeGateSpec
 from .probe_schedule import next_probe, offset, startup_delay
 
@@ -85,9 +83,6 @@ class EngineState:
     sources: dict[str, SourceHealth] = field(default_factory=dict)
     clean_days: int = 0
     clean_days_at: datetime | None = None
-    last_recorded: datetime | None = None
-    watched_red: bool = False  # a gate auto-rollback watches was red at the last evaluation
-    auto_rollback: AutoRollbackView | None = None
 
 
 class Engine:
@@ -111,6 +106,7 @@ class Engine:
         self.on_rollout_change = on_rollout_change
         self.record_every = record_every
         self.controller = controller or make_controller(config, store)
+        self.auto = AutoRollback(config, store, self.controller, record_every=record_every)
         self.client = client or make_http_client()  # PromQL and Alertmanager (httpx)
         self.probe_client = make_client()  # health probes (aiohttp; its sessions made at first use)
         self.want_lead = lead
@@ -271,7 +267,7 @@ class Engine:
             database=self.state.database,
             sources=tuple(self.state.sources.values()),
             leader=self.leader,
-            auto_rollback=self.state.auto_rollback or self._auto_rollback_view(),
+            auto_rollback=self.auto.view,
             history=self._history_view(),
         )
         self.snapshot = snap
@@ -543,70 +539,9 @@ class Engine:
             raise ValueError("; ".join(refused))
 
     async def _record(self, now: datetime, readings, rollout) -> None:
-        """Evaluations are recorded every `record_every` (the trends, the report) and,
-        while a gate auto-rollback watches is red, at every refresh: a breach run
-        counts evaluations at the refresh rate, so `sustain = "10s"` rolls back in
-        about ten seconds, not after three 15-second records. The run lives in the
-        database, so a new leader carries it on."""
-        ar = self.config.auto_rollback
-        periodic = self.state.last_recorded is None or now - self.state.last_recorded >= self.record_every
-        watched = [r for r in readings if r.name in ar.gates] if ar.enabled else []
-        red_now = any(r.band is Band.RED for r in watched)
-        breaching = red_now or self.state.watched_red  # and the first evaluation after, which ends the run
-        if not (periodic or breaching):
-            return
-        if self.leader:
-            await self.store.record_evaluations(now, readings if periodic else watched)
-        self.state.watched_red = red_now
-        if periodic:
-            self.state.last_recorded = now
+        """What is due to be recorded, and auto-rollback (console/engine/auto_rollback.py)."""
+        if await self.auto.after_evaluation(now, readings, rollout, leader=self.leader):
             self._remember(now, readings)
-        if ar.enabled and rollout is not None:
-            await self._auto_rollback(now, rollout, readings)
-
-    async def _auto_rollback(self, now: datetime, rollout, readings) -> None:
-        """Roll back, without a human, only on a breach sustained over the whole
-        window and over `consecutive` evaluations in a row (checks.breach). Also
-        keeps the on-screen view of what auto-rollback is watching."""
-        ar = self.config.auto_rollback
-        series = await self.store.gate_series(now - ar.sustain - 4 * self.record_every, ar.gates)
-        # Longer than this between two records and nobody saw that time: the run
-        # breaks. Records come every refresh during a breach; a change of leader
-        # takes a few seconds, which must not break it.
-        gap = max(3 * self.config.console.refresh, self.record_every)
-        seen = assess(series, ar.gates, now=now, sustain=ar.sustain, consecutive=ar.consecutive, max_gap=gap)
-        self.state.auto_rollback = self._auto_rollback_view(seen.runs)
-        firing = (seen.firing, list(seen.firing_values)) if seen.firing is not None else None
-        if firing is None or not self.leader:  # only the leader acts; followers only show
-            return
-        if rollout.state in ("idle", "rolled_back") or rollout.percentage == self.config.rollout.steps[0]:
-            return
-        name, run = firing
-        gate = self.config.gate(name)
-        reason = (
-            f"auto-rollback: {name} red ({gate.bands.red}) sustained for {format_duration(ar.sustain)}"
-            f" over {len(run)} evaluations; last {format_value(run[-1] if run else None, gate.display_unit, gate.bands)}"
-        )
-        result = await self.controller.act(
-            "rollback",
-            operator="gonogo auto-rollback",
-            reason=reason,
-            verdict=decide(r.band for r in readings),
-            verdict_why="; ".join(verdict_reasons(readings)),
-            gates={r.name: r.value for r in readings},
-            automatic=True,
-            expect_version=rollout.version,
-        )
-        log.warning("%s: %s", reason, result.message)
-        await self.store.raise_alert(
-            f"rollout:auto_rollback:{self.config.rollout.flag}", "rollout", "critical",
-            "auto-rollback", f"{result.message} ({reason})",
-        )
-
-    def _auto_rollback_view(self, runs: tuple = ()) -> AutoRollbackView:
-        ar = self.config.auto_rollback
-        return AutoRollbackView(enabled=ar.enabled, gates=tuple(ar.gates), sustain_seconds=ar.sustain.total_seconds(),
-                                consecutive=ar.consecutive, breaching=runs)
 
     async def _listen_loop(self) -> None:
         """LISTEN for rollout changes made anywhere (another console, the CLI, the
