@@ -22,6 +22,12 @@ class EmbeddedError(RuntimeError):
     pass
 
 
+class StartLockBusy(EmbeddedError):
+    """Another process holds the wheel's start lock. It is one lock for every embedded
+    server of this user (a demo starting or stopping its own server holds it too), so
+    this says nothing about our server: not a failed start."""
+
+
 def start_embedded(data_dir: Path, name: str = "pg") -> str:
     """Start (or reuse) the server and return a libpq URL for database `gonogo`."""
     with warnings.catch_warnings():
@@ -177,7 +183,7 @@ def restart_embedded(data_dir: Path, name: str = "pg") -> tuple[bool, str]:
             pgdata, cleanup_mode="stop")
     lock = server._lock
     if not lock.acquire(blocking=True, timeout=START_LOCK_WAIT):
-        raise EmbeddedError("another process holds the embedded server's start lock")
+        raise StartLockBusy("another process holds the embedded servers' start lock")
     try:
         alive, pid, _ = postmaster_state(pgdata)
         if alive:

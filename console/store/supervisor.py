@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .embedded import EmbeddedError, pgdata_path, postmaster_state, refresh_handle, restart_embedded
+from .embedded import EmbeddedError, StartLockBusy, pgdata_path, postmaster_state, refresh_handle, restart_embedded
 
 log = logging.getLogger("gonogo.embedded")
 
@@ -103,6 +103,12 @@ class EmbeddedSupervisor:
                 await asyncio.sleep(min(self.backoff_max, self.backoff_first * 2 ** min(self.attempt - 1, 16)))
                 try:
                     started, how = await asyncio.to_thread(restart_embedded, self.data_dir, self.name)
+                except StartLockBusy:
+                    # Someone else is starting or stopping a server (maybe ours): wait
+                    # as long again, without growing the backoff (twice measured: a
+                    # restart past 105 s while a demo quit beside it).
+                    self.attempt -= 1
+                    continue
                 except EmbeddedError as e:
                     self.reason = f"{cause}; attempt {self.attempt} failed: {e}"
                     log.error("embedded PostgreSQL: attempt %d to start it failed: %s", self.attempt, e)
