@@ -173,6 +173,13 @@ class Alert(Frozen):
 RolloutStateName = Literal["idle", "soaking", "held", "rolled_back", "complete"]
 
 
+def soak_elapsed(done_seconds: float, running_since: datetime | None, now: datetime) -> float:
+    """The one soak clock: what was done before, plus the time since it last started
+    running (None: paused). Rollout state, screen and preview all read it so."""
+    running = (now - running_since).total_seconds() if running_since is not None else 0.0
+    return done_seconds + max(0.0, running)
+
+
 class RolloutView(Frozen):
     flag: str
     steps: tuple[int, ...]
@@ -186,6 +193,13 @@ class RolloutView(Frozen):
     updated_by: str = ""
     actuation: Literal["ok", "pending", "failed"] = "ok"  # did the change reach the system?
     actuation_error: str = ""
+
+    def soak_elapsed_at(self, now: datetime) -> float:
+        """Soak done at `now`: the clock runs only while soaking."""
+        return soak_elapsed(self.soak_elapsed_seconds, self.as_of if self.state == "soaking" else None, now)
+
+    def soak_left_at(self, now: datetime) -> float:
+        return max(0.0, self.soak_seconds - self.soak_elapsed_at(now))
 
 
 class BurnInView(Frozen):

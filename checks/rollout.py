@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from .models import Frozen, RolloutStateName, Verdict
+from .models import Frozen, RolloutStateName, Verdict, soak_elapsed
 
 Action = Literal["advance", "hold", "resume", "rollback"]
 ACTIONS: tuple[str, ...] = ("advance", "hold", "resume", "rollback")
@@ -28,8 +28,7 @@ class RolloutState(Frozen):
     updated_at: datetime | None = None
 
     def soak_elapsed(self, now: datetime) -> float:
-        running = (now - self.soak_resumed_at).total_seconds() if self.soak_resumed_at else 0.0
-        return self.soak_elapsed_s + max(0.0, running)
+        return soak_elapsed(self.soak_elapsed_s, self.soak_resumed_at, now)
 
 
 class Transition(Frozen):

@@ -272,9 +272,7 @@ def preview(action: Action, snapshot, config, now: datetime) -> Transition | Ref
     """What `action` would do on what is on screen (the dialog shows it before the
     operator types a reason). The controller decides again, under a lock, on commit."""
     v = snapshot.rollout
-    elapsed = v.soak_elapsed_seconds
-    if v.state == "soaking" and v.as_of is not None:
-        elapsed += max(0.0, (now - v.as_of).total_seconds())
+    elapsed = v.soak_elapsed_at(now)
     st = RolloutState(flag=v.flag, percentage=v.percentage, state=v.state, version=v.version,
                       stage_started_at=v.stage_started_at, soak_elapsed_s=elapsed, soak_resumed_at=None)
     return decide(action, st, steps=config.rollout.steps, soak_seconds=v.soak_seconds, verdict=snapshot.verdict,

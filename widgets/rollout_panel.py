@@ -1,7 +1,6 @@
 """The rollout: the step ladder, the current step, its state and the soak left."""
 from __future__ import annotations
 
-from datetime import datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -51,14 +50,6 @@ def auto_rollback_line(a: AutoRollbackView | None) -> Text:
     return out
 
 
-def soak_left(view: RolloutView, now: datetime) -> float:
-    """Seconds of soak left at `now`; the clock runs only while soaking."""
-    elapsed = view.soak_elapsed_seconds
-    if view.state == "soaking" and view.as_of is not None:
-        elapsed += max(0.0, (now - view.as_of).total_seconds())
-    return max(0.0, view.soak_seconds - elapsed)
-
-
 class RolloutPanel(Vertical):
     DEFAULT_CSS = """
     RolloutPanel { height: auto; }
@@ -102,7 +93,7 @@ class RolloutPanel(Vertical):
         v = self.view
         if v is None:
             return
-        left = soak_left(v, self._clock())
+        left = v.soak_left_at(self._clock())
         state = Text.assemble((v.state.replace("_", " "), STATE_STYLE.get(v.state, "")))
         if v.state in ("soaking", "held"):
             state.append(f"  soak {short_duration(left)} left of {short_duration(v.soak_seconds)}")
