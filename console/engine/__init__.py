@@ -1,6 +1,7 @@
-"""The engine: the loops that probe, query and listen (core.py, for now with the one
-evaluation beside them), the read of every probe gate in one round trip
-(gate_reads.py) and the probe schedule (probe_schedule.py)."""
+"""The engine: the loops that probe, query, listen and lead (core.py), one evaluation
+from the store's reads to a Snapshot (evaluation.py), the read of every probe gate in
+one round trip (gate_reads.py), the probe schedule (probe_schedule.py) and
+auto-rollback's orchestration (auto_rollback.py)."""
 from .core import (
     PROBE_BUFFER_MAX,
     PROBE_FLUSH_BATCH,
