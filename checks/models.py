@@ -202,6 +202,32 @@ class RolloutView(Frozen):
         return max(0.0, self.soak_seconds - self.soak_elapsed_at(now))
 
 
+class AuditEvent(Frozen):
+    """One event of a rollout's audit trail, as the history screen, `gonogo status`
+    and the report show it (the chain and signature fields stay in checks.audit)."""
+
+    at: datetime
+    operator: str
+    action: str
+    from_pct: int
+    to_pct: int
+    reason: str
+    verdict: str
+    automatic: bool = False
+    override: bool = False
+
+    @property
+    def marks(self) -> str:
+        """`AUTO`, `OVERRIDE`, both or neither: the one place these are spelled."""
+        return " ".join(m for m, on in (("AUTO", self.automatic), ("OVERRIDE", self.override)) if on)
+
+    def status_json(self) -> dict:
+        """The shape `gonogo status --json` prints (DESIGN.md's contract)."""
+        return {"at": self.at.isoformat(), "operator": self.operator, "action": self.action, "from": self.from_pct,
+                "to": self.to_pct, "reason": self.reason, "automatic": self.automatic, "override": self.override,
+                "verdict": self.verdict}
+
+
 class BurnInView(Frozen):
     start: datetime
     end: datetime

@@ -299,15 +299,15 @@ async def _status(config: Config, *, as_json: bool) -> int:
             "stage_started_at": view.stage_started_at.isoformat() if view.stage_started_at else None,
             "soak_seconds": view.soak_seconds, "soak_elapsed_seconds": view.soak_elapsed_seconds,
             "actuation": view.actuation, "actuation_error": view.actuation_error,
-            "history": history,
+            "history": [e.status_json() for e in history],
         }, indent=2))
     else:
         _out(f"{visible(view.flag)}: {view.percentage} % ({view.state}), version {view.version}")
         if view.actuation != "ok":
             _out(f"  NOT APPLIED to the system ({view.actuation}): {visible(view.actuation_error)}")
         for h in history:
-            _out(f"  {visible(h['at'])}  {visible(h['operator']):<12} {visible(h['action']):<9} {h['from']:>3} → {h['to']:<3} "
-                 f"{visible(h['reason'])}")
+            _out(f"  {h.at.isoformat()}  {visible(h.operator):<12} {visible(h.action):<9} {h.from_pct:>3} → {h.to_pct:<3} "
+                 f"{visible(h.reason)}")
     return EXIT_OK
 
 

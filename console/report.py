@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from checks.models import Band, Snapshot
+from checks.models import AuditEvent, Band, Snapshot
 from widgets.literal import visible
 
 # What CommonMark/GFM can act on anywhere in a line: emphasis, code, links, images,
@@ -34,7 +34,7 @@ def md(value: object, limit: int = 2000) -> str:
 MARK = {Band.GREEN: "🟢", Band.YELLOW: "🟡", Band.RED: "🔴", Band.UNKNOWN: "⚪"}
 
 
-def render_report(config, snap: Snapshot, history: list[dict]) -> str:
+def render_report(config, snap: Snapshot, history: list[AuditEvent]) -> str:
     bi = snap.burn_in
     lines = [
         f"# Go/no-go report: {md(config.rollout.flag)}",
@@ -64,9 +64,8 @@ def render_report(config, snap: Snapshot, history: list[dict]) -> str:
     if history:
         lines += ["| when | who | action | from → to | verdict | reason |", "|---|---|---|---|---|---|"]
         for h in history:
-            marks = " ".join(m for m, on in (("AUTO", h["automatic"]), ("OVERRIDE", h["override"])) if on)
-            lines.append(f"| {h['at'][:19]} | {md(h['operator'])} | {md(h['action'])} {marks} |"
-                         f" {md(h['from'])} → {md(h['to'])} % | {md(h['verdict'])} | {md(h['reason'])} |")
+            lines.append(f"| {h.at.isoformat()[:19]} | {md(h.operator)} | {md(h.action)} {h.marks} |"
+                         f" {md(h.from_pct)} → {md(h.to_pct)} % | {md(h.verdict)} | {md(h.reason)} |")
     else:
         lines.append("No rollout actions yet.")
     open_alerts = [a for a in snap.alerts if not a.acked]

@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from checks.models import AuditEvent
 from widgets.literal import literal, visible
 
 
@@ -27,7 +28,7 @@ class HistoryScreen(Screen):
         self.query_one("#history-title", Static).update(Text("loading the audit trail…", style="dim"))
         self.app.load_history(self)
 
-    def show(self, flag: str, history: list[dict]) -> None:
+    def show(self, flag: str, history: list[AuditEvent]) -> None:
         title = Text.assemble((f"Audit trail of {visible(flag, limit=100)}", "bold"), (f"   {len(history)} events, newest first", "dim"))
         self.query_one("#history-title", Static).update(title)
         table = self.query_one(DataTable)
@@ -35,10 +36,9 @@ class HistoryScreen(Screen):
         if not history:
             table.add_row("", "", "", "", "", "", Text("no events yet: nobody has acted on this rollout", style="dim italic"))
         for h in reversed(history):
-            marks = " ".join(m for m, on in (("AUTO", h["automatic"]), ("OVERRIDE", h["override"])) if on)
-            table.add_row(literal(h["at"][:19].replace("T", " ")), literal(h["operator"], limit=60),
-                          literal(h["action"], limit=20), literal(f"{h['from']} → {h['to']} %"),
-                          literal(h["verdict"], limit=20), Text(marks, style="bold yellow"), literal(h["reason"]))
+            table.add_row(literal(h.at.isoformat()[:19].replace("T", " ")), literal(h.operator, limit=60),
+                          literal(h.action, limit=20), literal(f"{h.from_pct} → {h.to_pct} %"),
+                          literal(h.verdict, limit=20), Text(h.marks, style="bold yellow"), literal(h.reason))
 
     def failed(self, why: str) -> None:
         self.query_one("#history-title", Static).update(Text(f"cannot load the audit trail: {visible(why, limit=300)}", style="bold red"))

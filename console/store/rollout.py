@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from checks.models import RolloutView
+from checks.models import AuditEvent, RolloutView
 from checks.rollout import RolloutState
 
 CHANNEL = "gonogo_rollout"
@@ -212,8 +212,8 @@ class RolloutTables:
             actuation_error=actuation_error,
         )
 
-    async def rollout_history(self, flag: str) -> list[dict]:
-        """The audit trail, oldest first, in the shape `gonogo status --json` prints."""
+    async def rollout_history(self, flag: str) -> list[AuditEvent]:
+        """The audit trail, oldest first."""
         async with self.connection() as conn:
             cur = await conn.execute(
                 "select at, operator, action, from_pct, to_pct, reason, automatic, override, verdict"
@@ -221,7 +221,7 @@ class RolloutTables:
                 (flag,),
             )
             return [
-                {"at": at.isoformat(), "operator": op, "action": action, "from": f, "to": t, "reason": reason,
-                 "automatic": auto, "override": ovr, "verdict": verdict}
+                AuditEvent(at=at, operator=op, action=action, from_pct=f, to_pct=t, reason=reason, automatic=auto,
+                           override=ovr, verdict=verdict)
                 for at, op, action, f, t, reason, auto, ovr, verdict in await cur.fetchall()
             ]
