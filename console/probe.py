@@ -25,7 +25,7 @@ import socket
 import ssl
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
@@ -38,6 +38,7 @@ from checks.models import ProbeResult
 
 from . import __version__
 from .config import Target
+from .errors import causes
 from .secrets import mask_text
 
 HEALTHY_STATUSES = frozenset({"ok", "healthy", "pass", "passing", "up", "green"})
@@ -393,7 +394,7 @@ def judge_body(content_type: str, body: bytes) -> str | None:
 def describe_error(exc: BaseException, target: Target) -> str:
     """A short, human reason for a failed request (not yet masked)."""
     host = urlsplit(target.url).hostname or "?"
-    for e in _causes(exc):
+    for e in causes(exc):
         if isinstance(e, TimeoutError):  # the probe's deadline (and aiohttp's own timeouts)
             return f"timeout after {_seconds(target.timeout)}"
         if isinstance(e, (ssl.SSLError, ssl.CertificateError)):
@@ -409,7 +410,7 @@ def describe_error(exc: BaseException, target: Target) -> str:
         ) in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
             return "connection reset"
     # aiohttp's own errors, with no cause of the kinds above.
-    for e in _causes(exc):
+    for e in causes(exc):
         if isinstance(e, aiohttp.ServerDisconnectedError):
             return "server disconnected without sending a response"
         if isinstance(e, aiohttp.ClientPayloadError):
@@ -424,7 +425,7 @@ def describe_error(exc: BaseException, target: Target) -> str:
     # Last resort: the outermost exception's name, with the first useful message
     # anywhere in the chain ("[Errno 113] No route to host" → "No route to host").
     message = ""
-    for e in _causes(exc):
+    for e in causes(exc):
         message = _strerror(e)
         if message:
             break
@@ -545,7 +546,7 @@ class _Sent:
         """A new connection that failed its TLS handshake did connect: aiohttp reports
         the end of a connect only after the handshake, so the failure says it."""
         if self.new_connection and not self.seen and any(
-            isinstance(e, (ssl.SSLError, ssl.CertificateError)) for e in _causes(exc)
+            isinstance(e, (ssl.SSLError, ssl.CertificateError)) for e in causes(exc)
         ):
             self.seen = True
 
@@ -610,33 +611,10 @@ def _parse_content_type(value: str) -> tuple[str, str]:
     return media, charset
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """exc, then what it was raised from or while handling, breadth-first, through
-    exception groups."""
-    seen: set[int] = set()
-    queue: list[BaseException] = [exc]
-    while queue:
-        e = queue.pop(0)
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        yield e
-        if isinstance(e, BaseExceptionGroup):
-            queue.extend(e.exceptions)
-        if e.__cause__ is not None:
-            queue.append(e.__cause__)
-        # aiohttp keeps the OSError it wraps in its args (ClientConnectorError(key,
-        # the_error)), and a cause can be lost on the way out of a context manager;
-        # the context still has it.
-        queue.extend(a for a in e.args if isinstance(a, BaseException))
-        if e.__context__ is not None:
-            queue.append(e.__context__)
-
-
 def _ssl_reason(exc: BaseException) -> str:
     """What the TLS layer said, from the ssl module's own error in the chain (aiohttp
     wraps it in errors that are ssl errors too, with none of its details)."""
-    errors = [e for e in _causes(exc) if isinstance(e, (ssl.SSLError, ssl.CertificateError))]
+    errors = [e for e in causes(exc) if isinstance(e, (ssl.SSLError, ssl.CertificateError))]
     for e in errors:
         verify_message = getattr(e, "verify_message", None)
         if isinstance(e, ssl.SSLCertVerificationError) and verify_message:

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 import httpx
 
 from ..durations import format_duration
+from ..errors import causes
 from ..secrets import mask_text
 from . import SourceError
 
@@ -28,21 +29,13 @@ def timeout_reason(timeout: float) -> str:
 
 
 def _connect_reason(exc: BaseException) -> str:
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
     text = ""
-    while todo:
-        e = todo.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
+    for e in causes(exc):
         if isinstance(e, ConnectionRefusedError):
             return "connection refused"
         if isinstance(e, socket.gaierror):
             return "cannot resolve host"
         text = text or str(e)
-        todo.extend(x for x in (e.__cause__, e.__context__) if x is not None)
-        todo.extend(getattr(e, "exceptions", ()) or ())
     low = text.lower()
     if "refused" in low:
         return "connection refused"
