@@ -34,34 +34,13 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import psutil
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-CONFIG = """
-[database]
-url = ""
-data_dir = "{data_dir}"
-
-[[targets]]
-name = "api"
-url = "{base}/health"
-interval = "1s"
-timeout = "1s"
-
-[[gates]]
-name = "error_rate"
-source = "probe"
-
-[alerts]
-cost_query = ""
-events_query = ""
-
-[auto_rollback]
-enabled = false
-"""
-
+# The outage tests' own helpers: the same config, the same look at the postmaster.
+from tests.test_outage import answers, postmaster, url_of, wait_until, write_config  # noqa: E402
 
 class Ok(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
@@ -74,35 +53,6 @@ class Ok(BaseHTTPRequestHandler):
         pass
 
 
-def postmaster(pgdata: Path) -> tuple[int | None, list[str]]:
-    try:
-        lines = (pgdata / "postmaster.pid").read_text().splitlines()
-        proc = psutil.Process(int(lines[0]))
-        if proc.status() == psutil.STATUS_ZOMBIE or proc.name() != "postgres":
-            return None, lines
-        return proc.pid, lines
-    except (OSError, ValueError, IndexError, psutil.Error):
-        return None, []
-
-
-def answers(url: str) -> bool:
-    try:
-        with psycopg.connect(url, connect_timeout=1) as c:
-            c.execute("select 1")
-        return True
-    except psycopg.Error:
-        return False
-
-
-def wait_until(pred, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
 def trial(base: str, down: float, mode: str) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -110,16 +60,14 @@ def trial(base: str, down: float, mode: str) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="gonogo-bench-outage-"))
     data_dir.chmod(0o755)
     pgdata = data_dir / "pg"
-    cfg = data_dir / "gonogo.toml"
-    cfg.write_text(CONFIG.format(data_dir=data_dir, base=base))
+    cfg = write_config(data_dir, base, data_dir)
     lines: list[tuple[float, str]] = []
     proc = subprocess.Popen([sys.executable, "-m", "console", "watch", "--config", str(cfg)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     threading.Thread(target=lambda: [lines.append((time.monotonic(), ln)) for ln in proc.stdout], daemon=True).start()
     try:
         wait_until(lambda: any("(leader)" in ln for _, ln in lines), 60, "the watch to lead")
-        _, pm = postmaster(pgdata)
-        url = f"postgresql://postgres@/gonogo?host={pm[4].strip()}"
+        url = url_of(pgdata)
         time.sleep(12)
         pid, _ = postmaster(pgdata)
         t_kill = datetime.now(timezone.utc)

@@ -42,6 +42,7 @@ from console.engine.gate_reads import ProbeGateReader  # noqa: E402
 from console.store.db import Store  # noqa: E402
 from console.store.embedded import embedded_server_handle, start_embedded  # noqa: E402
 from console.store.probes import _READ, _slice_param  # noqa: E402
+from widgets.literal import visible  # noqa: E402
 
 TARGETS = 100
 EVERY = timedelta(seconds=6.048)  # 100 targets x 7 d = 10 M rows
@@ -189,7 +190,7 @@ async def evaluation_bench(sizes: list[float], runs: int) -> None:
                   f" | {m['median'] / base:.2f} |")
         print(f"\nprobe-gate statements per evaluation: {results[-1][1]['trips']:.2f}"
               f" (30 gates, 100 targets). EXPLAIN ANALYZE of a cold read at {results[-1][0] / 1e6:.1f} M rows:\n")
-        print(await explain(engine, store))
+        print(visible(await explain(engine, store), multiline=True))  # the database's words: shown literally
     finally:
         await engine.aclose()
         await store.close()
