@@ -496,14 +496,28 @@ def test_a_bad_key_value_is_a_clear_error_that_never_shows_it(value, says):
 async def test_the_demo_seed_writes_a_signed_trail(store, db_url):
     from console.demo.seed import seed
 
-    seed(db_url, ["api"], "phase_4_deployment", STEPS)
+    await seed(db_url, ["api"], "phase_4_deployment", STEPS)
     c = controller(store, "phase_4_deployment")
     report = await c.verify_audit()
     assert report.verified and report.events == 2, report.problems
     assert (report.flags[0].percentage, report.flags[0].version, report.flags[0].state) == (10, 3, "soaking")
     await act(c, "hold")
-    seed(db_url, ["api"], "phase_4_deployment", STEPS, reset=True)  # starts over: still intact
+    await seed(db_url, ["api"], "phase_4_deployment", STEPS, reset=True)  # starts over: still intact
     assert (await c.verify_audit()).verified
+
+
+async def test_a_reseeded_demo_week_is_counted_once_in_the_rollups_and_histograms(store, db_url):
+    from console.demo.seed import seed
+
+    for reset in (False, True):
+        await seed(db_url, ["api", "auth"], "phase_4_deployment", STEPS, reset=reset)
+    with psycopg.connect(db_url) as conn:
+        raw = conn.execute("select count(*) from gonogo.probe_results").fetchone()[0]
+        counts = [conn.execute(f"select coalesce(sum({col}), 0) from gonogo.{t}").fetchone()[0]
+                  for t, col in (("probe_minute", "total"), ("probe_hour", "total"),
+                                 ("probe_minute_latency", "n"), ("probe_hour_latency", "n"))]
+    assert raw > 7 * 24 * 60  # two targets, a week of one a minute
+    assert counts == [raw] * 4
 
 
 # --- the pure signing (checks/audit.py) --------------------------------------------------

@@ -357,7 +357,7 @@ async def test_an_unreachable_reader_is_the_gates_reason_not_a_database_outage(d
 async def test_the_demos_configured_sql_works_through_the_sandbox(store, db_url):
     from console.demo.seed import seed
 
-    seed(db_url, ["api", "auth"], "phase_4_deployment", [0, 5, 10, 25, 50, 75, 100])
+    await seed(db_url, ["api", "auth"], "phase_4_deployment", [0, 5, 10, 25, 50, 75, 100])
     await asyncio.to_thread(grant_reader, db_url)  # as `gonogo demo` does after seeding
     config = tomllib.loads((REPO / "config.toml").read_text())
     queries = [g["query"] for g in config["gates"] if g["source"] == "sql"] + [config["alerts"]["cost_query"]]

@@ -9,19 +9,19 @@ from datetime import date, datetime
 from pydantic import BaseModel
 
 from .models import Config
-from .toml_lines import _line_for
-from .values import _KeyError
+from .toml_lines import line_for
+from .values import KeyProblem
 
 # --- turning a pydantic error into words --------------------------------------------
 
 
-def _explain(err: dict, raw: dict) -> tuple[tuple, str]:
+def explain_error(err: dict, raw: dict) -> tuple[tuple, str]:
     loc = tuple(p for p in err["loc"] if not _is_tag(p))
     kind = err["type"]
     ctx = err.get("ctx") or {}
     given = err.get("input")
     ctx_err = ctx.get("error")
-    if isinstance(ctx_err, _KeyError):
+    if isinstance(ctx_err, KeyProblem):
         return loc + ctx_err.loc, ctx_err.msg
     if ctx_err is not None:
         return loc, str(ctx_err)
@@ -161,5 +161,5 @@ def describe_loc(loc: tuple, raw: dict, text: str) -> str:
     if items:
         parts.append(f"item {items[-1] + 1}")
     where = ", ".join(parts)
-    line = _line_for(loc, text)
+    line = line_for(loc, text)
     return f"{where} (line {line})" if line else where

@@ -12,10 +12,10 @@ import platformdirs
 from pydantic import ValidationError
 
 from ..secrets import mask_text, mask_url, register_secret
-from .explain import _explain, describe_loc
+from .explain import explain_error, describe_loc
 from .models import Config
-from .toml_lines import _line_index
-from .values import _db_url
+from .toml_lines import line_index
+from .values import check_db_url
 
 class ConfigError(Exception):
     """A bad config file, as one message for the operator (exit code 2)."""
@@ -59,7 +59,7 @@ def load_config(path: Path | str | None = None, *, env: typing.Mapping[str, str]
     override = env.get("GONOGO_DATABASE_URL")
     if override:
         try:
-            _db_url(override)
+            check_db_url(override)
         except ValueError as e:
             raise ConfigError(f"GONOGO_DATABASE_URL (overrides [database] url in {path}): {mask_text(str(e))}") from None
         if "database" not in raw:
@@ -143,7 +143,7 @@ def _too_deep_at(text: str, limit: int = MAX_NESTING) -> tuple[int, int] | None:
 def _too_deep_error(path: Path, text: str, line: int, column: int) -> str:
     """Name the key being written where the nesting goes too deep (the last key
     at or before that line), like every other config error."""
-    index = {loc: n for loc, n in _line_index(text).items() if n <= line and loc and isinstance(loc[-1], str)}
+    index = {loc: n for loc, n in line_index(text).items() if n <= line and loc and isinstance(loc[-1], str)}
     loc = max(index, key=index.__getitem__) if index else ()
     where = describe_loc(loc, {}, text) if loc else f"top level (line {line})"
     at = f"column {column}" if loc and index[loc] == line else f"line {line}, column {column}"
@@ -238,7 +238,7 @@ def parse_config(
         config = Config.model_validate(raw)
     except ValidationError as e:
         errors = e.errors()
-        loc, msg = _explain(errors[0], raw)
+        loc, msg = explain_error(errors[0], raw)
         more = f" ({len(errors) - 1} more problem(s) after this one)" if len(errors) > 1 else ""
         message = f"{path}: {describe_loc(loc, raw, text)}: {msg}{more}"
         raise ConfigError(mask_text(_unexpand(message, env_templates or {}))) from None

@@ -38,7 +38,7 @@ from .values import (
     Window,
     _duration_within,
     _durations,
-    _KeyError,
+    KeyProblem,
     _no_control,
 )
 
@@ -88,12 +88,12 @@ class RolloutSection(Section):
             raise ValueError(f"{v}: give at least two steps, starting at 0, like [0, 5, 10, 25, 50, 75, 100]")
         for i, s in enumerate(v):
             if not 0 <= s <= 100:
-                raise _KeyError((i,), f"{s} is not a percentage; every step must be within 0-100")
+                raise KeyProblem((i,), f"{s} is not a percentage; every step must be within 0-100")
         if v[0] != 0:
-            raise _KeyError((0,), f"the first step must be 0 (where a rollback returns), not {v[0]}")
+            raise KeyProblem((0,), f"the first step must be 0 (where a rollback returns), not {v[0]}")
         for i in range(1, len(v)):
             if v[i] <= v[i - 1]:
-                raise _KeyError(
+                raise KeyProblem(
                     (i,), f"{v[i]} does not come after {v[i - 1]}; steps must be strictly increasing"
                 )
         return v
@@ -101,7 +101,7 @@ class RolloutSection(Section):
     @model_validator(mode="after")
     def _soak_per_step(self) -> "RolloutSection":
         if isinstance(self.soak, list) and len(self.soak) != len(self.steps):
-            raise _KeyError(
+            raise KeyProblem(
                 ("soak",),
                 f"a list of soaks needs one per step ({len(self.steps)} steps: {self.steps}), "
                 f"got {len(self.soak)}; or give one duration for every step",
@@ -141,13 +141,13 @@ class Target(Section):
             raise ValueError("give at least one HTTP status that means healthy, like [200]")
         for i, s in enumerate(v):
             if not 100 <= s <= 599:
-                raise _KeyError((i,), f"{s} is not an HTTP status (100-599)")
+                raise KeyProblem((i,), f"{s} is not an HTTP status (100-599)")
         return v
 
     @model_validator(mode="after")
     def _url_given(self) -> "Target":
         if not self.url:
-            raise _KeyError(("url",), "a target needs a URL, like \"http://127.0.0.1:8080/health\"")
+            raise KeyProblem(("url",), "a target needs a URL, like \"http://127.0.0.1:8080/health\"")
         return self
 
 
@@ -173,43 +173,43 @@ class Gate(Section):
         if self.source == "probe":
             metric = self.metric or self.name
             if metric not in PROBE_METRICS:
-                raise _KeyError(
+                raise KeyProblem(
                     ("metric",) if self.metric else ("name",),
                     f"a probe gate measures one of {', '.join(PROBE_METRICS)}; "
                     f"{metric!r} is not one"
                     + ("" if self.metric else " (a probe gate's metric is its name unless you set metric = ...)"),
                 )
             if self.query:
-                raise _KeyError(("query",), "a probe gate takes no query (it is computed from probe results)")
+                raise KeyProblem(("query",), "a probe gate takes no query (it is computed from probe results)")
         else:
             if not self.query.strip():
-                raise _KeyError(("query",), f"a {self.source} gate needs a query whose single number is the value")
+                raise KeyProblem(("query",), f"a {self.source} gate needs a query whose single number is the value")
             if self.source == "sql" and (problem := one_statement_problem(self.query)):
-                raise _KeyError(("query",), problem)
+                raise KeyProblem(("query",), problem)
             if self.metric:
-                raise _KeyError(("metric",), f"only probe gates take a metric; a {self.source} gate's value is its query's")
+                raise KeyProblem(("metric",), f"only probe gates take a metric; a {self.source} gate's value is its query's")
             if self.target:
-                raise _KeyError(("target",), f"only probe gates take a target; a {self.source} gate's value is its query's")
+                raise KeyProblem(("target",), f"only probe gates take a target; a {self.source} gate's value is its query's")
             for key in ("min_coverage", "min_samples"):
                 if getattr(self, key) is not None:
-                    raise _KeyError((key,), f"only probe gates have a window to cover; a {self.source} gate's answer is its query's")
+                    raise KeyProblem((key,), f"only probe gates have a window to cover; a {self.source} gate's answer is its query's")
         for key in ("green", "red"):
             text = getattr(self, key)
             if text is not None:
                 try:
                     Condition.parse(text)
                 except ValueError as e:
-                    raise _KeyError((key,), str(e)) from None
+                    raise KeyProblem((key,), str(e)) from None
         if (self.green is None) != (self.red is None):
             given, missing = ("green", "red") if self.red is None else ("red", "green")
-            raise _KeyError(
+            raise KeyProblem(
                 (given,),
                 f"{given} is given but {missing} is not; give both bands (like green = \"< 0.1\", "
                 f"red = \"> 1.0\") or neither"
                 + (" to take the Day-1 bands" if self._day1_key() else ""),
             )
         if self.green is None and self._day1_key() is None:
-            raise _KeyError(
+            raise KeyProblem(
                 ("name",),
                 f"{self.name!r} has no Day-1 default bands (only {', '.join(DAY1_BANDS)} do); "
                 'give bands like green = "< 0.1" and red = "> 1.0"',
@@ -218,7 +218,7 @@ class Gate(Section):
             try:
                 check_bands(Condition.parse(self.green), Condition.parse(self.red))  # type: ignore[arg-type]
             except ValueError as e:
-                raise _KeyError(("green",), str(e)) from None
+                raise KeyProblem(("green",), str(e)) from None
         return self
 
     def _day1_key(self) -> str | None:
@@ -312,17 +312,17 @@ class ActuatorSection(Section):
     @model_validator(mode="after")
     def _needs(self) -> "ActuatorSection":
         if self.type == "http" and not self.url:
-            raise _KeyError(("url",), 'an http actuator needs url = "https://flags.example/api/flags"')
+            raise KeyProblem(("url",), 'an http actuator needs url = "https://flags.example/api/flags"')
         if self.type == "command" and not self.command:
-            raise _KeyError(("command",), 'a command actuator needs command = ["deploy.sh", "{flag}", "{percentage}"]')
+            raise KeyProblem(("command",), 'a command actuator needs command = ["deploy.sh", "{flag}", "{percentage}"]')
         if self.type == "file" and not self.file:
-            raise _KeyError(("file",), 'a file actuator needs file = "/etc/myapp/feature_flags.json"')
+            raise KeyProblem(("file",), 'a file actuator needs file = "/etc/myapp/feature_flags.json"')
         if self.type == "database" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", self.table):
-            raise _KeyError(("table",), f"{self.table!r} is not a table name (schema.table or table)")
+            raise KeyProblem(("table",), f"{self.table!r} is not a table name (schema.table or table)")
         for i, arg in enumerate(self.command):
             problem = _placeholder_problem(arg)
             if problem:
-                raise _KeyError(
+                raise KeyProblem(
                     ("command", i),
                     f"{arg!r}: {problem}; the only placeholders are {{flag}}, {{percentage}}, {{previous}}, {{key}} "
                     "(and {{ or }} for a brace)",
@@ -359,11 +359,11 @@ class BurnInSection(Section):
         try:
             self.start + timedelta(days=self.days + 1)  # the end, with a day to spare for the countdown
         except OverflowError:
-            raise _KeyError(
+            raise KeyProblem(
                 ("days",), f"a burn-in of {self.days} days from {self.start.isoformat()} ends after the year 9999"
             ) from None
         if self.review < self.start:
-            raise _KeyError(
+            raise KeyProblem(
                 ("review",),
                 f"the review ({self.review.isoformat()}) is before the burn-in starts ({self.start.isoformat()})",
             )
@@ -395,17 +395,17 @@ class Config(Section):
         names = {t.name for t in self.targets}
         for i, g in enumerate(self.gates):
             if g.source == "probe" and g.target and g.target not in names:
-                raise _KeyError(
+                raise KeyProblem(
                     ("gates", i, "target"),
                     f"there is no target named {g.target!r}; the targets are: {_listing(names)}",
                 )
             if g.source == "promql" and not self.prometheus.url:
-                raise _KeyError(
+                raise KeyProblem(
                     ("gates", i, "source"),
                     'a promql gate needs a Prometheus: set [prometheus] url = "http://127.0.0.1:9090"',
                 )
             if g.source == "probe" and not self.targets:
-                raise _KeyError(("gates", i, "source"), "a probe gate needs at least one [[targets]] to probe")
+                raise KeyProblem(("gates", i, "source"), "a probe gate needs at least one [[targets]] to probe")
         gate_names = {g.name for g in self.gates}
         ar = self.auto_rollback
         explicit = "gates" in ar.model_fields_set
@@ -414,11 +414,11 @@ class Config(Section):
                 if name in gate_names:
                     continue
                 if explicit:
-                    raise _KeyError(
+                    raise KeyProblem(
                         ("auto_rollback", "gates", i),
                         f"there is no gate named {name!r}; the gates are: {_listing(gate_names)}",
                     )
-                raise _KeyError(
+                raise KeyProblem(
                     ("auto_rollback", "gates"),
                     f"auto-rollback is enabled and by default watches {ar.gates}, but there is no gate "
                     f"named {name!r}; add that gate, list the gates to watch (gates = [...]), "
@@ -453,7 +453,7 @@ def _unique(section: str, names: list[str]) -> None:
     seen: dict[str, int] = {}
     for i, n in enumerate(names):
         if n in seen:
-            raise _KeyError(
+            raise KeyProblem(
                 (section, i, "name"),
                 f"{n!r} is already the name of [[{section}]] #{seen[n] + 1}; names must be unique",
             )

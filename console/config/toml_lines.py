@@ -16,7 +16,7 @@ def _split_keypath(s: str) -> tuple[str, ...]:
     return tuple(p[1:-1] if p[:1] in "\"'" else p for p in re.findall(_BARE, s))
 
 
-def _line_index(text: str) -> dict[tuple, int]:
+def line_index(text: str) -> dict[tuple, int]:
     """Where each table and key of a TOML text is written: ("targets", 1, "url") → 31.
 
     A line scanner, not a parser: it follows [table] and [[array]] headers, dotted
@@ -52,11 +52,11 @@ def _line_index(text: str) -> dict[tuple, int]:
     return index
 
 
-def _line_for(loc: tuple, text: str) -> int | None:
+def line_for(loc: tuple, text: str) -> int | None:
     """The line of the key at `loc`, or of the nearest enclosing key or table."""
     if not text:
         return None
-    index = _line_index(text)
+    index = line_index(text)
     for k in range(len(loc), 0, -1):
         if loc[:k] in index:
             return index[loc[:k]]

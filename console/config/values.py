@@ -19,7 +19,7 @@ from ..secrets import mask_url
 
 
 
-class _KeyError(ValueError):
+class KeyProblem(ValueError):
     """An error that knows which key it belongs to.
 
     `loc` is relative to where the validator ran: a field validator's loc is
@@ -82,7 +82,7 @@ def _durations(v: object) -> timedelta | list[timedelta]:
             try:
                 out.append(soak(item))
             except ValueError as e:
-                raise _KeyError((i,), str(e)) from None
+                raise KeyProblem((i,), str(e)) from None
         return out
     if isinstance(v, (str, timedelta, int, float)) and not isinstance(v, bool):
         return soak(v)
@@ -114,7 +114,7 @@ def _http_url(v: object) -> str:
     return v
 
 
-def _db_url(v: object) -> str:
+def check_db_url(v: object) -> str:
     if not isinstance(v, str):
         raise ValueError(f"a database URL must be a string, not {v!r}")
     if v:
@@ -184,18 +184,18 @@ def _headers(v: object) -> dict[str, str]:
     seen: dict[str, str] = {}
     for name, value in v.items():
         if not _HEADER_NAME.fullmatch(name):
-            raise _KeyError((name,), f"{name!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~ only)")
+            raise KeyProblem((name,), f"{name!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~ only)")
         if name.lower() in _RESERVED_HEADERS:
-            raise _KeyError((name,), f"{name!r} is set by gonogo itself; it cannot be configured")
+            raise KeyProblem((name,), f"{name!r} is set by gonogo itself; it cannot be configured")
         if name.lower() in seen:
-            raise _KeyError((name,), f"{name!r} is given twice (header names ignore case; see {seen[name.lower()]!r})")
+            raise KeyProblem((name,), f"{name!r} is given twice (header names ignore case; see {seen[name.lower()]!r})")
         seen[name.lower()] = name
         if not isinstance(value, str):
-            raise _KeyError((name,), f"the value of header {name!r} must be a string in quotes")
+            raise KeyProblem((name,), f"the value of header {name!r} must be a string in quotes")
         bad = re.search(r"[^\t\x20-\x7e]", value)
         if bad:
             kind = "a non-ASCII character" if ord(bad.group(0)) > 0x9F else f"a control character ({bad.group(0)!r})"
-            raise _KeyError(
+            raise KeyProblem(
                 (name,),
                 f"the value of header {name!r} contains {kind}; header values are printable ASCII "
                 "(no CR, LF or NUL) (the value is not shown: header values are secret)",
@@ -204,7 +204,7 @@ def _headers(v: object) -> dict[str, str]:
 
 
 HttpUrl = Annotated[str, BeforeValidator(_http_url)]
-DbUrl = Annotated[str, BeforeValidator(_db_url)]
+DbUrl = Annotated[str, BeforeValidator(check_db_url)]
 AwareDatetime = Annotated[datetime, BeforeValidator(_aware_datetime)]
 Name = Annotated[str, BeforeValidator(_name)]
 Headers = Annotated[dict[str, str], BeforeValidator(_headers)]

@@ -52,7 +52,7 @@ def prepare_demo(config: Config, *, port: int | None = None, reset: bool = False
         # Always its own embedded database: the demo rewrites its tables, never point it at a real one.
         url = start_embedded(config.database.data_path, DEMO_DB)
         asyncio.run(_migrate(url))
-        start = seed(url, components, config.rollout.flag, config.rollout.steps, reset=reset)
+        start = asyncio.run(seed(url, components, config.rollout.flag, config.rollout.steps, reset=reset))
         grant_reader(url)  # the demo's SQL gates read schema demo, made by the seed
     except Exception:
         service.stop()
