@@ -6,12 +6,13 @@ a week's uptime. So a windowed gate's window is cut into buckets (a minute, or a
 hour past two days, never finer than the probe interval) and coverage is the share
 of buckets that hold at least one sample: a fresh database covers little, and a gap
 in the middle of the window shows as much as one at its start. Below the minimum the
-gate is UNKNOWN, which holds, and says how much it had: `2 h of 7 d`."""
+gate is UNKNOWN, which holds, and says how much it had: `2h of 7d`."""
 from __future__ import annotations
 
 import math
 from datetime import timedelta
 
+from .durations import duration_text
 from .models import Coverage
 
 LONG_WINDOW = timedelta(hours=48)  # past this, coverage is counted in hours (the hour rollup)
@@ -31,19 +32,10 @@ def coverage(window: timedelta, bucket: timedelta, buckets_with_data: int, sampl
 
 
 def describe(cov: Coverage) -> str:
-    """`2 h of 7 d (30 samples)`."""
-    return f"{span(cov.covered_seconds)} of {span(cov.window_seconds)} ({cov.samples} samples)"
+    """`2h of 7d (30 samples)`, `5d 02h of 7d (780 samples)`."""
+    return f"{duration_text(cov.covered_seconds)} of {duration_text(cov.window_seconds)} ({cov.samples} samples)"
 
 
 def enough(cov: Coverage, min_fraction: float, min_samples: int) -> bool:
     return cov.fraction >= min_fraction and cov.samples >= min_samples
 
-
-def span(seconds: float) -> str:
-    """A duration in its largest whole unit, as a window is read: `7 d`, `2 h`, `4 m`, `30 s`."""
-    s = max(0.0, seconds)
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
-        if s >= size:
-            n = s / size
-            return f"{n:.0f} {unit}" if n >= 10 or n == int(n) else f"{n:.1f} {unit}"
-    return f"{s:.0f} s"

@@ -12,240 +12,45 @@ moment the request leaves, a new connection's connect and TLS handshake included
 event loop before it excluded. Connections are kept alive between probes; see
 make_client for how that is kept honest, and why probes go through aiohttp while
 the PromQL and Alertmanager requests go through httpx (make_http_client).
+
+Here: the probe itself. Beside it: the clients, their sessions and the timing of a
+request (console.http_clients), the reason a request failed (console.probe_reasons),
+the capped read of the body (console.http_body), and the judgement of a body
+(checks.health_body). Their public names are importable from here too.
 """
 from __future__ import annotations
 
 import asyncio
-import base64
-import codecs
-import errno
-import json
-import re
-import socket
-import ssl
-import time
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from urllib.parse import urlsplit
+from datetime import datetime, timezone
 
-import aiohttp
-import httpx
-from yarl import URL
-
+from checks.health_body import HEALTHY_STATUSES, judge_body
 from checks.models import ProbeResult
 
-from . import __version__
 from .config import Target
-from .errors import causes
+from .http_body import BodyTooLarge, read_capped
+from .http_clients import (
+    DEFAULT_HEADERS,
+    USER_AGENT,
+    ProbeClient,
+    Sent,
+    make_client,
+    make_http_client,
+    needs_new_connection,
+    retry_on_new_connection,
+    start_get,
+)
+from .probe_reasons import describe_error
 from .secrets import mask_text
 
-HEALTHY_STATUSES = frozenset({"ok", "healthy", "pass", "passing", "up", "green"})
-USER_AGENT = f"gonogo/{__version__}"
+__all__ = [
+    "DEFAULT_HEADERS", "HEALTHY_STATUSES", "USER_AGENT", "ProbeClient", "describe_error", "judge_body",
+    "make_client", "make_http_client", "needs_new_connection", "probe",
+]
+
 _REASON_MAX = 120  # characters; a reason is one line in a table cell
-_VALUE_MAX = 40  # characters of a reported status echoed back
-
-DEFAULT_HEADERS = {
-    "User-Agent": USER_AGENT,
-    "Accept": "application/json, text/plain;q=0.9, */*;q=0.5",
-    # The byte cap applies to what arrives; a compressed body could expand far beyond
-    # it in one chunk, so ask for none (and probes decompress nothing anyway).
-    "Accept-Encoding": "identity",
-    "Cache-Control": "no-cache",
-}
-
-# The probe pools (make_client).
-PER_ORIGIN_CONNECTIONS = 32  # in flight to one origin (one probe per target at a time)
-NEW_CONNECTIONS = 64  # in flight on `fresh`, which keeps none
-# An idle kept connection older than this is closed rather than reused: under the idle
-# timeouts of load balancers and NAT (60 s and more), which may drop a connection
-# without a word, so a kept connection is never a black hole a probe times out in.
-KEEPALIVE_EXPIRY = 30.0
-# A response's status line and each header line may be this long: h11 (httpx, the
-# earlier probe client) took a whole response head of 16 KiB, aiohttp's own default
-# is 8 KiB a line.
-MAX_HEAD_LINE = 16 * 1024
-# The PromQL / Alertmanager client (make_http_client).
-HTTP_CONNECTIONS = 100
-HTTP_KEPT = 4
 
 Now = datetime | Callable[[], datetime] | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Request:
-    """What a probe of one URL sends, worked out once per URL: the URL less its
-    userinfo, the headers to add to the session's (the target's, and a Basic
-    Authorization from the userinfo, which wins over a configured one as it did with
-    httpx), and the proxy the environment names for it (HTTP(S)_PROXY / NO_PROXY)."""
-
-    url: URL
-    headers: dict[str, str] | None
-    proxy: str | None
-
-
-class ProbeClient:
-    """The client make_client returns: two aiohttp sessions, made at first use (an
-    aiohttp session belongs to the event loop it was made in, and an Engine can be
-    made before a loop runs), and the time each target's probe last opened a new
-    connection (`new_connection_at`, see probe()).
-
-    `kept` keeps connections alive (at most `per_origin` in flight to one origin, an
-    idle one closed after KEEPALIVE_EXPIRY); `fresh` keeps none (at most
-    `new_connections` in flight), for a probe that must open a new connection."""
-
-    def __init__(self, *, per_origin: int = PER_ORIGIN_CONNECTIONS, new_connections: int = NEW_CONNECTIONS,
-                 keepalive_expiry: float = KEEPALIVE_EXPIRY) -> None:
-        self._per_origin = per_origin
-        self._new_connections = new_connections
-        self._keepalive_expiry = keepalive_expiry
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._kept: aiohttp.ClientSession | None = None
-        self._fresh: aiohttp.ClientSession | None = None
-        self._ssl: ssl.SSLContext | None = None
-        self._requests: dict[tuple[str, tuple[tuple[str, str], ...]], _Request] = {}
-        self.closed = False
-        self.new_connection_at: dict[str, float] = {}  # target name -> event loop time
-
-    @property
-    def kept(self) -> aiohttp.ClientSession:
-        self._sessions()
-        return self._kept
-
-    @property
-    def fresh(self) -> aiohttp.ClientSession:
-        self._sessions()
-        return self._fresh
-
-    def _sessions(self) -> None:
-        if self.closed:
-            raise RuntimeError("the probe client is closed")
-        loop = asyncio.get_running_loop()
-        if self._loop is loop:
-            return
-        # First use, or another event loop than the last one (whose sessions cannot
-        # be used, nor closed, from this one): new sessions.
-        if self._ssl is None:
-            # One TLS context (the CA bundle loaded once) for both sessions, the very
-            # one httpx makes: certifi's bundle, or $SSL_CERT_FILE / $SSL_CERT_DIR.
-            self._ssl = httpx.create_ssl_context()
-        self._kept = self._session(aiohttp.TCPConnector(
-            ssl=self._ssl, limit=0, limit_per_host=self._per_origin,
-            keepalive_timeout=self._keepalive_expiry, use_dns_cache=False,
-        ))
-        self._fresh = self._session(aiohttp.TCPConnector(
-            ssl=self._ssl, limit=self._new_connections, force_close=True, use_dns_cache=False,
-        ))
-        self._loop = loop
-
-    @staticmethod
-    def _session(connector: aiohttp.BaseConnector) -> aiohttp.ClientSession:
-        session = aiohttp.ClientSession(
-            connector=connector,
-            headers=DEFAULT_HEADERS,
-            # No limit of aiohttp's own: probe() bounds each probe with the target's
-            # timeout, from the moment the request leaves.
-            timeout=aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None),
-            auto_decompress=False,  # the byte cap is on what arrives
-            cookie_jar=aiohttp.DummyCookieJar(),  # a probe carries nothing from the last one
-            trace_configs=[_TRACE],
-            max_line_size=MAX_HEAD_LINE,
-            max_field_size=MAX_HEAD_LINE,
-        )
-        # aiohttp sends an idempotent request again, once, when its connection fails
-        # before an answer, whether that connection was reused or new, and on whatever
-        # connection the pool gives next. probe() decides that itself
-        # (_retry_on_new_connection); this is the switch aiohttp's own test client uses.
-        if hasattr(session, "_retry_connection"):
-            session._retry_connection = False
-        return session
-
-    def request_for(self, target: Target) -> _Request:
-        key = (target.url, tuple(target.headers.items()))
-        request = self._requests.get(key)
-        if request is None:
-            if len(self._requests) > 4096:  # targets are few; a client used for ever-new URLs stays bounded
-                self._requests.clear()
-            request = self._requests[key] = _make_request(target)
-        return request
-
-    async def aclose(self) -> None:
-        self.closed = True
-        sessions = [s for s in (self._kept, self._fresh) if s is not None]
-        self._kept = self._fresh = None
-        if self._loop is not None and self._loop is not asyncio.get_running_loop():
-            return  # made in another loop: nothing of theirs can be awaited here
-        for session in sessions:
-            await session.close()
-
-    async def __aenter__(self) -> "ProbeClient":
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self.aclose()
-
-
-def make_client() -> ProbeClient:
-    """The client every target's probes share (probe() takes it).
-
-    Probes go through aiohttp, the PromQL and Alertmanager requests through httpx
-    (make_http_client). In the probes' pattern (every target at its own point of the
-    second, so nearly every request alone on the loop) httpx's own cost was 0.62-0.87
-    ms of CPU per request on the 2-core reference machine, most of gonogo's cost per
-    probe (0.93 ms at 100 targets, 0.68 ms at 300: 20 % of a core). On aiohttp (its C
-    parser, kept-alive connections) a probe costs 0.40 ms at 100 targets and 0.23-0.26
-    ms at 300 (7-8 % of a core), within ~0.03 ms of a bare aiohttp GET in that pattern
-    (bench/probe_load.py; the README, "Probes"). The sources send a few requests a
-    minute: httpx stays there.
-
-    TLS is verified (with httpx's CA bundle, $SSL_CERT_FILE / $SSL_CERT_DIR honoured
-    as httpx does), redirects are not followed (a 301 is "HTTP 301" unless expected),
-    nothing is decompressed (identity is asked for, and a body is judged as it came),
-    no cookie is kept, a proxy named by HTTP_PROXY / HTTPS_PROXY (less NO_PROXY) is
-    used as httpx did, per-request timeouts come from the target, and the pools bound
-    how many requests are in flight.
-
-    Connections are kept alive and reused. A new connection per probe (the earliest
-    choice, so that a probe saw what a new client sees and an idle connection closed
-    by the server could not fail a check) cost ~2 ms of CPU each with httpx: 300
-    targets at 1 s took over half a core. Reuse hides what only a new connection shows
-    (connect, the TLS handshake, a certificate that changed or expired, a new address
-    for a name), so it is bounded: each target's probe opens a new connection, on the
-    `fresh` session that keeps none, whenever its last one is older than the target's
-    `reconnect_every` (default 1 min). A server closing an idle kept connection just as
-    a probe uses it must not read as a failed check: probe() sends such a request once
-    more, on a new connection (see _retry_on_new_connection). A probe that stops
-    reading a body (too large, timeout, a wrong status) closes its connection, never
-    pools it half-read. An idle kept connection is dropped after KEEPALIVE_EXPIRY; the
-    kept ones to an origin are at most the requests in flight to it at once
-    (PER_ORIGIN_CONNECTIONS at most).
-    """
-    return ProbeClient()
-
-
-def make_http_client() -> httpx.AsyncClient:
-    """The httpx client for the PromQL and Alertmanager requests: the settings the
-    probes had before they moved to aiohttp (make_client), kept for these sources.
-    TLS verified ($SSL_CERT_FILE / $SSL_CERT_DIR honoured), redirects not followed,
-    no compression asked for, a 10 s fallback timeout (each source passes its own),
-    connections kept alive."""
-    return httpx.AsyncClient(
-        verify=httpx.create_ssl_context(),
-        follow_redirects=False,
-        timeout=httpx.Timeout(10.0),
-        headers=DEFAULT_HEADERS,
-        limits=httpx.Limits(max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_KEPT,
-                            keepalive_expiry=KEEPALIVE_EXPIRY),
-    )
-
-
-def needs_new_connection(last: float | None, now: float, every: float, interval: float) -> bool:
-    """Whether a target's probe at `now` must open a new connection, its last one
-    having been opened at `last` (None: never). Half an interval of slack, so an
-    `every` equal to the interval means every probe even when one starts a little
-    early against the last."""
-    return last is None or now - last >= every - interval / 2
 
 
 async def probe(client: ProbeClient, target: Target, *, now: Now = None) -> ProbeResult:
@@ -267,7 +72,7 @@ async def probe(client: ProbeClient, target: Target, *, now: Now = None) -> Prob
     loop = asyncio.get_running_loop()
     status: int | None = None
     latency: float | None = None
-    sent = _Sent(loop)
+    sent = Sent(loop)
 
     def result(ok: bool, reason: str = "") -> ProbeResult:
         if sent.new_connection and sent.seen:
@@ -294,13 +99,13 @@ async def probe(client: ProbeClient, target: Target, *, now: Now = None) -> Prob
             sent.on_first_start = lambda t: deadline.reschedule(t + limit)
             response = None
             try:
-                response = await _get(first, request, sent)
+                response = await start_get(first, request, sent)
             except Exception as exc:
-                if not _retry_on_new_connection(exc, sent):
+                if not retry_on_new_connection(exc, sent):
                     raise
             if response is None:  # outside the except: the second attempt's error is its own
                 sent.restart()
-                response = await _get(client.fresh, request, sent)
+                response = await start_get(client.fresh, request, sent)
             sent.seen = sent.answered = True
             complete = False
             try:
@@ -308,17 +113,13 @@ async def probe(client: ProbeClient, target: Target, *, now: Now = None) -> Prob
                 if status not in target.expect_status:
                     latency = sent.elapsed_ms()  # the failure is known at the headers
                     return result(False, f"HTTP {status}")
-                too_large = f"body too large (> {target.max_body} bytes)"
-                if _declared_length(response.headers) > target.max_body:
+                try:
+                    body = await read_capped(
+                        response.content.iter_any(), target.max_body, response.headers.get("content-length")
+                    )
+                except BodyTooLarge:
                     latency = sent.elapsed_ms()
-                    return result(False, too_large)
-                body = bytearray()
-                content = response.content
-                while chunk := await content.read(target.max_body + 1 - len(body)):
-                    body += chunk
-                    if len(body) > target.max_body:
-                        latency = sent.elapsed_ms()
-                        return result(False, too_large)
+                    return result(False, f"body too large (> {target.max_body} bytes)")
                 complete = True
             finally:
                 # Read to its end, the connection goes back to the pool (aiohttp did
@@ -329,12 +130,8 @@ async def probe(client: ProbeClient, target: Target, *, now: Now = None) -> Prob
                 else:
                     response.close()
             latency = sent.elapsed_ms()
-            encoding = response.headers.get("content-encoding", "").strip().lower()
-            if body and encoding not in ("", "identity"):
-                # Nothing is decompressed (the cap is on what arrives): a body the server
-                # compressed though identity was asked for cannot be judged.
-                return result(False, f"invalid body: compressed ({encoding[:_VALUE_MAX]}) though none was asked for")
-            problem = judge_body(response.headers.get("content-type", ""), bytes(body))
+            headers = response.headers
+            problem = judge_body(headers.get("content-type", ""), body, headers.get("content-encoding", ""))
             return result(problem is None, problem or "")
     except asyncio.CancelledError:
         raise
@@ -349,238 +146,6 @@ async def probe(client: ProbeClient, target: Target, *, now: Now = None) -> Prob
         return result(False, reason)
 
 
-def judge_body(content_type: str, body: bytes) -> str | None:
-    """None when the body is acceptable, else the reason it is junk.
-
-    JSON content types must parse; a JSON object with a "status" key must report one
-    of HEALTHY_STATUSES. Anything else must be text in its declared charset (UTF-8
-    when none is declared). An empty body is fine.
-    """
-    if not body:
-        return None
-    media, charset = _parse_content_type(content_type)
-    if media == "application/json" or media.endswith("+json"):
-        try:
-            doc = json.loads(body)  # detects UTF-8/16/32 itself
-        except UnicodeDecodeError:
-            return "invalid body: not text"
-        except ValueError as e:
-            msg = getattr(e, "msg", str(e))
-            pos = getattr(e, "pos", None)
-            return f"invalid body: not JSON ({msg} at char {pos})" if pos is not None else "invalid body: not JSON"
-        if isinstance(doc, dict) and "status" in doc:
-            value = doc["status"]
-            if isinstance(value, str) and value.strip().lower() in HEALTHY_STATUSES:
-                return None
-            shown = value if isinstance(value, str) else json.dumps(value)
-            shown = " ".join(shown.split())
-            if len(shown) > _VALUE_MAX:
-                shown = shown[: _VALUE_MAX - 1] + "…"
-            return f"reported status '{shown}'"
-        return None
-    encoding = "utf-8"
-    if charset:
-        try:
-            encoding = codecs.lookup(charset).name
-        except LookupError:
-            encoding = "utf-8"
-    try:
-        body.decode(encoding)
-    except UnicodeDecodeError:
-        return "invalid body: not text"
-    return None
-
-
-def describe_error(exc: BaseException, target: Target) -> str:
-    """A short, human reason for a failed request (not yet masked)."""
-    host = urlsplit(target.url).hostname or "?"
-    for e in causes(exc):
-        if isinstance(e, TimeoutError):  # the probe's deadline (and aiohttp's own timeouts)
-            return f"timeout after {_seconds(target.timeout)}"
-        if isinstance(e, (ssl.SSLError, ssl.CertificateError)):
-            return f"TLS: {_ssl_reason(exc)}"
-        if isinstance(e, socket.gaierror):
-            if e.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
-                return f"DNS: {host} not found"
-            return f"DNS: {host} lookup failed ({_strerror(e)})"
-        if isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED:
-            return "connection refused"
-        if isinstance(e, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)) or getattr(
-            e, "errno", None
-        ) in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
-            return "connection reset"
-    # aiohttp's own errors, with no cause of the kinds above.
-    for e in causes(exc):
-        if isinstance(e, aiohttp.ServerDisconnectedError):
-            return "server disconnected without sending a response"
-        if isinstance(e, aiohttp.ClientPayloadError):
-            return "body cut short: the connection ended before the whole body came"
-        if isinstance(e, aiohttp.ClientResponseError) and not isinstance(e, aiohttp.ClientHttpProxyError):
-            # The server's answer broke HTTP (a bad status line, a bad header).
-            message = _strerror_text(e.message)
-            return f"invalid HTTP response: {message}" if message else "invalid HTTP response"
-        if isinstance(e, aiohttp.ClientConnectorError):
-            message = _strerror(e.os_error) or _strerror(e)
-            return f"cannot connect: {message}" if message else "cannot connect"
-    # Last resort: the outermost exception's name, with the first useful message
-    # anywhere in the chain ("[Errno 113] No route to host" → "No route to host").
-    message = ""
-    for e in causes(exc):
-        message = _strerror(e)
-        if message:
-            break
-    name = type(exc).__name__
-    return f"{name}: {message}" if message else name
-
-
-# -- helpers ------------------------------------------------------------------------
-
-
-def _get(session: aiohttp.ClientSession, request: _Request, sent: "_Sent"):
-    """One attempt: the GET, awaited to its response headers (the body is read by the
-    caller, from the response's stream)."""
-    return session.get(
-        request.url,
-        headers=request.headers,  # over the session's defaults; values are registered secrets
-        allow_redirects=False,
-        proxy=request.proxy,
-        trace_request_ctx=sent,
-    )
-
-
-def _make_request(target: Target) -> _Request:
-    url = URL(target.url)
-    headers = dict(target.headers) if target.headers else {}
-    if url.user is not None or url.password is not None:
-        # Credentials in the URL are sent as Basic auth (UTF-8, as httpx did) and
-        # leave the URL; aiohttp would refuse them beside a configured Authorization.
-        userpass = f"{url.user or ''}:{url.password or ''}".encode()
-        for name in [k for k in headers if k.lower() == "authorization"]:
-            del headers[name]
-        headers["Authorization"] = "Basic " + base64.b64encode(userpass).decode("ascii")
-        url = url.with_user(None)
-    return _Request(url=url, headers=headers or None, proxy=_env_proxy(url))
-
-
-def _env_proxy(url: URL) -> str | None:
-    """The proxy the environment names for `url` (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY,
-    less NO_PROXY), as httpx honoured them; None for none."""
-    try:
-        proxies = urllib.request.getproxies_environment()
-        if not proxies or not url.host or urllib.request.proxy_bypass_environment(url.host, proxies):
-            return None
-        proxy = proxies.get(url.scheme) or proxies.get("all")
-    except Exception:
-        return None
-    if not proxy:
-        return None
-    return proxy if "://" in proxy else f"http://{proxy}"
-
-
-def _retry_on_new_connection(exc: BaseException, sent: "_Sent") -> bool:
-    """Whether an attempt that raised `exc` is sent once more, on a new connection.
-
-    Only a request on a reused connection that failed before any answer came back,
-    the way a connection the server closed (idle) as the request left fails: EOF
-    (aiohttp's ServerDisconnectedError), a reset or a write error (ClientOSError, or
-    aiohttp's ClientConnectionResetError, a ConnectionResetError). A GET is safe to
-    send again. Not a timeout (its time is spent), not a failure on a new connection
-    (that is the service's), not anything after the status line."""
-    return (
-        sent.reused
-        and not sent.answered
-        and isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, ConnectionResetError))
-        and not isinstance(exc, TimeoutError)
-    )
-
-
-class _Sent:
-    """What aiohttp's trace tells about one request: when it left (the start of the
-    connect for a new connection, the moment a kept one is taken from the pool, both
-    after any wait for the pool), whether a connection was made or used at all (so a
-    failure can tell "never connected", latency None, from "failed on a connection"),
-    whether it was a new one, and whether an answer came back. restart() forgets an
-    attempt for the next one."""
-
-    __slots__ = ("_loop", "_created", "on_first_start", "started", "seen", "new_connection", "answered")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._created = time.perf_counter()  # the start for a request no trace reported
-        self.on_first_start: Callable[[float], object] | None = None  # once, at the first request's start
-        self.restart()
-
-    def restart(self) -> None:
-        self.started: float | None = None  # time.perf_counter()
-        self.seen = False
-        self.new_connection = False
-        self.answered = False
-
-    @property
-    def reused(self) -> bool:
-        return self.seen and not self.new_connection
-
-    def elapsed_ms(self) -> float:
-        started = self._created if self.started is None else self.started
-        return round((time.perf_counter() - started) * 1000.0, 3)
-
-    def _start(self) -> None:
-        if self.started is None:
-            self.started = time.perf_counter()
-            if self.on_first_start is not None:
-                self.on_first_start(self._loop.time())
-                self.on_first_start = None
-
-    def connecting(self) -> None:  # a new connection: its connect starts
-        self.new_connection = True
-        self._start()
-
-    def connected(self) -> None:  # ... and is up (TCP, TLS, a proxy's tunnel)
-        self.seen = True
-
-    def reusing(self) -> None:  # a kept connection taken from the pool
-        self.seen = True
-        self._start()
-
-    def failed(self, exc: BaseException) -> None:
-        """A new connection that failed its TLS handshake did connect: aiohttp reports
-        the end of a connect only after the handshake, so the failure says it."""
-        if self.new_connection and not self.seen and any(
-            isinstance(e, (ssl.SSLError, ssl.CertificateError)) for e in causes(exc)
-        ):
-            self.seen = True
-
-
-def _trace_config() -> aiohttp.TraceConfig:
-    """The hooks that feed a request's _Sent (passed as its trace_request_ctx).
-    on_connection_create_start comes after any wait for the pool (the connector's
-    queue), and before the name lookup and connect; on_connection_reuseconn when a
-    kept connection is taken, after any such wait. on_request_start is not used: it
-    comes before the wait for the pool."""
-
-    async def create_start(session, ctx, params) -> None:
-        if isinstance(sent := ctx.trace_request_ctx, _Sent):
-            sent.connecting()
-
-    async def create_end(session, ctx, params) -> None:
-        if isinstance(sent := ctx.trace_request_ctx, _Sent):
-            sent.connected()
-
-    async def reuse(session, ctx, params) -> None:
-        if isinstance(sent := ctx.trace_request_ctx, _Sent):
-            sent.reusing()
-
-    config = aiohttp.TraceConfig()
-    config.on_connection_create_start.append(create_start)
-    config.on_connection_create_end.append(create_end)
-    config.on_connection_reuseconn.append(reuse)
-    config.freeze()
-    return config
-
-
-_TRACE = _trace_config()
-
-
 def _start_time(now: Now) -> datetime:
     try:
         at = now() if callable(now) else now
@@ -591,60 +156,6 @@ def _start_time(now: Now) -> datetime:
     if at.tzinfo is None:
         return at.replace(tzinfo=timezone.utc)
     return at.astimezone(timezone.utc)
-
-
-def _declared_length(headers) -> int:
-    try:
-        return int(headers.get("content-length", "-1"))
-    except ValueError:
-        return -1
-
-
-def _parse_content_type(value: str) -> tuple[str, str]:
-    parts = [p.strip() for p in value.split(";")]
-    media = parts[0].lower() if parts else ""
-    charset = ""
-    for p in parts[1:]:
-        k, _, v = p.partition("=")
-        if k.strip().lower() == "charset":
-            charset = v.strip().strip('"').strip("'")
-    return media, charset
-
-
-def _ssl_reason(exc: BaseException) -> str:
-    """What the TLS layer said, from the ssl module's own error in the chain (aiohttp
-    wraps it in errors that are ssl errors too, with none of its details)."""
-    errors = [e for e in causes(exc) if isinstance(e, (ssl.SSLError, ssl.CertificateError))]
-    for e in errors:
-        verify_message = getattr(e, "verify_message", None)
-        if isinstance(e, ssl.SSLCertVerificationError) and verify_message:
-            return f"certificate verify failed: {verify_message}".rstrip(".")
-    for e in errors:
-        reason = getattr(e, "reason", None)
-        if reason and not isinstance(e, aiohttp.ClientSSLError):
-            return str(reason).replace("_", " ").lower()
-    for e in errors:
-        if not isinstance(e, aiohttp.ClientSSLError) and (message := _strerror(e)):
-            return message
-    return "handshake failed"
-
-
-def _strerror(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        text = e.strerror
-    else:
-        text = str(e)
-    return _strerror_text(text)
-
-
-def _strerror_text(text: object) -> str:
-    text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(text or ""))
-    return " ".join(text.split()).rstrip(".")
-
-
-def _seconds(td: timedelta) -> str:
-    s = td.total_seconds()
-    return f"{s:g}s" if s >= 1 or s == 0 else f"{round(s * 1000):g}ms"
 
 
 def _clip(text: str) -> str:

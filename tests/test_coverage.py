@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.coverage import bucket_for, coverage, describe, enough, span
+from checks.coverage import bucket_for, coverage, describe, enough
 
 
 def test_buckets_are_minutes_hours_past_two_days_and_never_finer_than_the_probe_interval():
@@ -16,7 +16,7 @@ def test_buckets_are_minutes_hours_past_two_days_and_never_finer_than_the_probe_
 
 def test_two_hours_of_a_week_is_not_enough_and_says_so():
     cov = coverage(td(days=7), td(hours=1), buckets_with_data=2, samples=30)
-    assert describe(cov) == "2 h of 7 d (30 samples)"
+    assert describe(cov) == "2h of 7d (30 samples)"
     assert not enough(cov, 0.8, 5)
     full = coverage(td(days=7), td(hours=1), buckets_with_data=169, samples=10_000)
     assert full.fraction == 1.0 and enough(full, 0.8, 5)
@@ -26,9 +26,12 @@ def test_too_few_samples_is_not_enough_even_when_every_bucket_has_one():
     assert not enough(coverage(td(minutes=5), td(minutes=1), 5, 4), 0.8, 5)
 
 
-@pytest.mark.parametrize("seconds, text", [(30, "30 s"), (240, "4 m"), (7200, "2 h"), (5.1 * 86400, "5.1 d"), (604800, "7 d")])
-def test_span_reads_as_a_window_is_written(seconds, text):
-    assert span(seconds) == text
+@pytest.mark.parametrize("window, buckets, text", [
+    (td(minutes=5), 1, "1m of 5m"), (td(minutes=5), 5, "5m of 5m"), (td(hours=1), 30, "30m of 1h"),
+    (td(days=7), 122, "5d 02h of 7d"), (td(days=7), 167, "6d 23h of 7d"),
+])
+def test_a_window_and_its_cover_read_as_durations_are_shown(window, buckets, text):
+    assert describe(coverage(window, bucket_for(window, td(seconds=15)), buckets, 9)) == f"{text} (9 samples)"
 
 
 @given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=0, max_value=10**6),

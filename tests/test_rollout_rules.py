@@ -31,7 +31,7 @@ def test_advance_after_soak_on_go_moves_one_step_and_restarts_the_soak():
 def test_advance_refused_before_soak_and_on_hold_verdict_saying_why():
     r = go("advance", st(soaked=SOAK - 3 * 3600 - 12 * 60), Verdict.HOLD, verdict_why="p95_latency yellow")
     assert isinstance(r, Refusal) and r.overridable
-    assert r.reason == "soak has 3 h 12 m left; verdict HOLD: p95_latency yellow"
+    assert r.reason == "soak has 3h 12m left; verdict HOLD: p95_latency yellow"
 
 
 def test_override_lets_it_through_and_is_recorded_as_such():

@@ -1,14 +1,23 @@
 """The burn-in: countdowns to its end and to the review, and the clean-day streak."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from checks.durations import duration_text
 from checks.models import BurnInView
 
-from .format import countdown
 from .ticker import Ticker
+
+
+def countdown(td: timedelta) -> str:
+    """`2d 03h 14m 05s` to go (every unit kept, so the text keeps its width as it
+    ticks); a deadline gone by reads `passed 3h 02m 00s ago`."""
+    text = duration_text(abs(td), units=4, fixed=True)
+    return f"passed {text} ago" if td < timedelta(0) else text
 
 
 class BurnInPanel(Static):

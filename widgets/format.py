@@ -1,8 +1,6 @@
 """Text helpers shared by the widgets (pure functions)."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from checks.models import Band
 
 BAND_STYLE = {
@@ -45,26 +43,3 @@ def sparkline(values, width: int = 16, bands=None) -> str:
             out.append(_BLOCKS[min(7, int((v - lo) / span * 7.999))])
     return "".join(out)
 
-
-def countdown(td: timedelta) -> str:
-    """`2d 03h 14m 05s`; past deadlines read `passed 3h 02m ago`."""
-    secs = int(td.total_seconds())
-    past = secs < 0
-    secs = abs(secs)
-    d, rem = divmod(secs, 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    text = f"{d}d {h:02d}h {m:02d}m {s:02d}s" if d else f"{h:02d}h {m:02d}m {s:02d}s"
-    return f"passed {text} ago" if past else text
-
-
-def short_duration(seconds: float) -> str:
-    """`3h12m`, `4m05s`, `9s`: compact, for narrow panels."""
-    secs = int(max(0, seconds))
-    h, rem = divmod(secs, 3600)
-    m, s = divmod(rem, 60)
-    if h:
-        return f"{h}h{m:02d}m" if m else f"{h}h"
-    if m:
-        return f"{m}m{s:02d}s"
-    return f"{s}s"

@@ -8,9 +8,9 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 
+from checks.durations import duration_text
 from checks.models import AutoRollbackView, RolloutView
 
-from .format import short_duration
 from .literal import literal, visible
 from .ticker import Ticker
 
@@ -42,9 +42,9 @@ def auto_rollback_line(a: AutoRollbackView | None) -> Text:
         return Text("auto-rollback off", style="dim")
     if not a.breaching:
         return Text.assemble(("auto-rollback armed: ", "dim"),
-                             f"{visible(', '.join(a.gates), limit=200)} red {short_duration(a.sustain_seconds)} × {a.consecutive}")
+                             f"{visible(', '.join(a.gates), limit=200)} red {duration_text(a.sustain_seconds)} × {a.consecutive}")
     out = Text("auto-rollback: ", style="bold red")
-    parts = [f"{visible(b.gate, limit=60)} red {short_duration(b.seconds)} of {short_duration(a.sustain_seconds)},"
+    parts = [f"{visible(b.gate, limit=60)} red {duration_text(b.seconds)} of {duration_text(a.sustain_seconds)},"
              f" {b.evaluations} evals (min {a.consecutive})" for b in a.breaching]
     out.append("; ".join(parts), style="bold red")
     return out
@@ -96,7 +96,7 @@ class RolloutPanel(Vertical):
         left = v.soak_left_at(self._clock())
         state = Text.assemble((v.state.replace("_", " "), STATE_STYLE.get(v.state, "")))
         if v.state in ("soaking", "held"):
-            state.append(f"  soak {short_duration(left)} left of {short_duration(v.soak_seconds)}")
+            state.append(f"  soak {duration_text(left)} left of {duration_text(v.soak_seconds)}")
             if v.state == "held":
                 state.append("  paused", style="yellow")
         if v.actuation == "failed":

@@ -7,6 +7,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from checks.durations import duration_text
 from checks.models import Snapshot
 
 from .literal import visible
@@ -85,7 +86,7 @@ class VerdictBanner(Horizontal):
             "all gates green: advance allowed", style="green")
         status = Text()
         if self.stale_for:
-            status.append(f" NO EVALUATION FOR {self.stale_for:.0f} s: STALE ", style="bold white on red")
+            status.append(f" NO EVALUATION FOR {duration_text(self.stale_for)}: STALE ", style="bold white on red")
             status.append(" last verdict " + s.verdict.value + " is not current; actions are refused", style="red")
         elif not s.database.ok:
             status.append(" DATABASE UNAVAILABLE: STALE ", style="bold white on red")

@@ -12,6 +12,7 @@ import httpx
 
 from ..durations import format_duration
 from ..errors import causes
+from ..http_body import BodyTooLarge, read_capped
 from ..secrets import mask_text
 from . import SourceError
 
@@ -63,17 +64,13 @@ async def http_get(
             async with client.stream(
                 "GET", url, params=params, timeout=timeout, headers={"Accept": "application/json", **(headers or {})}
             ) as resp:
-                declared = resp.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > max_bytes:
-                    raise SourceError(f"response too large ({int(declared)} bytes; limit {max_bytes})")
-                chunks: list[bytes] = []
-                total = 0
-                async for chunk in resp.aiter_bytes():
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise SourceError(f"response too large (over {max_bytes} bytes)")
-                    chunks.append(chunk)
-                return resp.status_code, b"".join(chunks)
+                return resp.status_code, await read_capped(
+                    resp.aiter_bytes(), max_bytes, resp.headers.get("content-length")
+                )
+    except BodyTooLarge as e:
+        if e.declared is not None:
+            raise SourceError(f"response too large ({e.declared} bytes; limit {max_bytes})") from None
+        raise SourceError(f"response too large (over {max_bytes} bytes)") from None
     except (TimeoutError, httpx.TimeoutException):
         raise SourceError(timeout_reason(timeout)) from None
     except httpx.ConnectError as e:
