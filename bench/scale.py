@@ -103,26 +103,26 @@ async def row_count(store: Store) -> int:
 async def measure(engine: Engine, runs: int) -> dict:
     await engine.evaluate()  # the first reads the settled parts too
     warm = []
-    trips = engine.gate_reader.round_trips
+    trips = engine.evaluation.gate_reader.round_trips
     for _ in range(runs):
         t = time.perf_counter()
         await engine.evaluate()
         warm.append((time.perf_counter() - t) * 1000)
-    trips = (engine.gate_reader.round_trips - trips) / runs
+    trips = (engine.evaluation.gate_reader.round_trips - trips) / runs
     # A minute turning: the reader's clock a minute on at each evaluation, so each one
     # reads the moved ends of the minute-grained windows (what the console pays once a
     # minute; the hour-grained ones once an hour).
     turn = []
     start = datetime.now(timezone.utc)
     for k in range(1, max(3, runs // 4) + 1):
-        engine.gate_reader.clock = lambda k=k: start + timedelta(minutes=k)
+        engine.evaluation.gate_reader.clock = lambda k=k: start + timedelta(minutes=k)
         t = time.perf_counter()
         await engine.evaluate()
         turn.append((time.perf_counter() - t) * 1000)
-    engine.gate_reader = ProbeGateReader()
+    engine.evaluation.gate_reader = ProbeGateReader()
     cold = []
     for _ in range(max(3, runs // 4)):
-        engine.gate_reader = ProbeGateReader()
+        engine.evaluation.gate_reader = ProbeGateReader()
         t = time.perf_counter()
         await engine.evaluate()
         cold.append((time.perf_counter() - t) * 1000)
@@ -142,7 +142,7 @@ async def explain(engine: Engine, store: Store) -> str:
             sent["slices"], sent["targets"] = slices, targets
             return await store.read_probes(slices, targets)
 
-    await reader.read(Spy(), [engine._probe_spec(g) for g in engine.config.gates])
+    await reader.read(Spy(), [engine.evaluation.probe_spec(g) for g in engine.config.gates])
     params = {"slices": json.dumps([_slice_param(i, s) for i, s in enumerate(sent["slices"])]),
               "targets": list(sent["targets"])}
     async with store.connection() as conn:

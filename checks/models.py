@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -277,3 +277,50 @@ class Snapshot(Frozen):
     leader: bool = False
     auto_rollback: AutoRollbackView | None = None
     history: dict[str, tuple[float | None, ...]] = Field(default_factory=dict)
+
+
+RolloutAction = Literal["advance", "hold", "resume", "rollback"]
+"""The four things an operator (or auto-rollback) does to a rollout: the keys, the
+CLI's commands, the controller, the audit trail and the notices all name them so."""
+ROLLOUT_ACTIONS: tuple[RolloutAction, ...] = get_args(RolloutAction)
+
+Actuation = Literal["ok", "pending", "failed", "superseded", ""]
+"""Whether a change reached the system: applied, not yet, failed (with a reason), or
+overtaken by a newer change that applied itself instead ("": not said)."""
+
+
+class ActionRequest(Frozen):
+    """What an operator confirmed in the action dialog: the App hands it to the
+    RolloutController with the version (and verdict) they saw when they confirmed."""
+
+    action: RolloutAction
+    reason: str
+    override: bool = False
+    seen_version: int
+    seen_verdict: Verdict  # the verdict the operator confirmed against
+
+
+class RolloutNotice(Frozen):
+    """A rollout change, as every console hears it: the NOTIFY payload the controller
+    sends (an action: who did what, from → to; or an actuation's outcome), and the
+    notice the leader gives its own screen when it applied a change a crash had left
+    unapplied (`recovered`; never sent).
+
+    It comes from outside (any process may NOTIFY the channel), so a payload that
+    does not validate is ignored; keys it does not know are ignored too, so a newer
+    console's notice still reaches an older one. On the wire (console/store/rollout.py
+    `notify`) `from_pct` and `to_pct` are `from` and `to`, and fields left at their
+    default are left out."""
+
+    model_config = ConfigDict(extra="ignore", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
+    flag: str
+    version: int | None = None
+    operator: str = ""
+    action: RolloutAction | None = None
+    from_pct: int | None = Field(default=None, alias="from")
+    to_pct: int | None = Field(default=None, alias="to")
+    automatic: bool = False
+    origin: str = ""  # host:pid of the process that acted: a console skips the notice of its own action
+    actuation: Actuation = ""
+    recovered: str = ""  # what the leader re-applied after a crash (its own screen only)

@@ -8,12 +8,10 @@ rollback), complete (at the last step).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
+from .durations import duration_text
 from .models import Frozen, RolloutStateName, Verdict, soak_elapsed
-
-Action = Literal["advance", "hold", "resume", "rollback"]
-ACTIONS: tuple[str, ...] = ("advance", "hold", "resume", "rollback")
+from .models import RolloutAction as Action
 
 
 class RolloutState(Frozen):
@@ -44,20 +42,6 @@ class Refusal(Frozen):
     action: Action
     reason: str
     overridable: bool = False  # an override (with a typed reason) would let it through
-
-
-def human_seconds(seconds: float) -> str:
-    s = int(max(0, seconds))
-    d, s = divmod(s, 86400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    if d:
-        return f"{d} d {h} h"
-    if h:
-        return f"{h} h {m:02d} m"
-    if m:
-        return f"{m} m {s:02d} s"
-    return f"{s} s"
 
 
 def decide(
@@ -115,7 +99,7 @@ def decide(
         problems = []
         left = soak_seconds - st.soak_elapsed(now)
         if left > 0:
-            problems.append(f"soak has {human_seconds(left)} left")
+            problems.append(f"soak has {duration_text(left)} left")
     if verdict is not Verdict.GO:
         problems.append(f"verdict {verdict.value}" + (f": {verdict_why}" if verdict_why else ""))
     if problems and not override:

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
-from checks.models import Snapshot
+from checks.models import ActionRequest, RolloutAction, RolloutNotice, Snapshot, Verdict
 from widgets.literal import visible
 
 from . import __version__
@@ -22,7 +22,7 @@ from .config import Config
 from .engine import Engine, utcnow
 from .messages import EngineStatus, RolloutChanged, SnapshotUpdated
 from .rollout import ORIGIN, preview
-from .screens.dialogs.action import ActionDialog, ActionRequest
+from .screens.dialogs.action import ActionDialog
 from .screens.dialogs.message import MessageDialog
 from .screens.history import HistoryScreen
 from .runtime import open_store
@@ -41,8 +41,8 @@ class FaultInjector(Protocol):
     def describe(self) -> str: ...
 
 
-SEVERITY = {"GO": 0, "HOLD": 1, "ROLLBACK": 2}
-ROLLOUT_ACTIONS = {"advance", "hold_resume", "rollback", "retry"}
+SEVERITY = {Verdict.GO: 0, Verdict.HOLD: 1, Verdict.ROLLBACK: 2}
+ROLLOUT_BINDINGS = {"advance", "hold_resume", "rollback", "retry"}  # the bindings that act on the rollout
 DEMO_KEYS = {"demo_errors": "errors", "demo_latency": "latency", "demo_outage": "outage", "demo_down": "down", "demo_normal": None}
 
 
@@ -168,7 +168,7 @@ class GonogoApp(App):
     def check_action(self, action: str, parameters) -> bool | None:
         if action in DEMO_KEYS:
             return self.demo is not None
-        if action in ROLLOUT_ACTIONS:
+        if action in ROLLOUT_BINDINGS:
             if self.config.console.read_only:
                 return None  # shown, greyed out: this console may not act
             if self.engine is None or self.snapshot is None or self.snapshot.rollout is None:
@@ -177,7 +177,7 @@ class GonogoApp(App):
 
     # -- rollout control --------------------------------------------------------
 
-    def _open_action(self, action: str) -> None:
+    def _open_action(self, action: RolloutAction) -> None:
         snap = self.snapshot
         if self.config.console.read_only:
             self.notify("this console is read-only", severity="warning")
@@ -202,10 +202,10 @@ class GonogoApp(App):
         from .store.db import StoreUnavailable
 
         snap = self.snapshot
-        if request.override and SEVERITY[snap.verdict.value] > SEVERITY.get(request.seen_verdict, 0):
+        if request.override and SEVERITY[snap.verdict] > SEVERITY[request.seen_verdict]:
             self.push_screen(MessageDialog(
                 "Refused: the verdict changed",
-                f"You confirmed an override against {request.seen_verdict}; it is {snap.verdict.value} now "
+                f"You confirmed an override against {request.seen_verdict.value}; it is {snap.verdict.value} now "
                 f"({'; '.join(snap.reasons[:3])}). Nothing was changed. Look again, then decide again."))
             return
         if self.snapshot_age() > self.stale_after():
@@ -283,18 +283,18 @@ class GonogoApp(App):
             return
         screen.show(self.config.rollout.flag, history)
 
-    def _post_rollout_change(self, payload: dict) -> None:
-        self.post_message(RolloutChanged(payload))
+    def _post_rollout_change(self, notice: RolloutNotice) -> None:
+        self.post_message(RolloutChanged(notice))
 
     def on_rollout_changed(self, message: RolloutChanged) -> None:
-        p = message.payload
-        if p.get("origin") == ORIGIN and "recovered" not in p:
+        n = message.notice
+        if n.recovered:
+            self.notify(n.recovered, title="recovered an unapplied change")
+        elif n.origin == ORIGIN:
             return  # our own action: already reported
-        if "recovered" in p:
-            self.notify(p["recovered"], title="recovered an unapplied change")
-        elif "action" in p:
-            auto = " (AUTOMATIC)" if p.get("automatic") else ""
-            self.notify(f"{p.get('operator')} did {p['action']}{auto}: {p.get('from')} % → {p.get('to')} %",
+        elif n.action is not None:
+            auto = " (AUTOMATIC)" if n.automatic else ""
+            self.notify(f"{n.operator} did {n.action}{auto}: {n.from_pct} % → {n.to_pct} %",
                         title="rollout changed elsewhere", severity="warning", timeout=15)
 
     def action_help(self) -> None:

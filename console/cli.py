@@ -13,6 +13,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from checks.models import ROLLOUT_ACTIONS, RolloutAction
 from widgets.literal import visible
 
 from . import __version__
@@ -33,6 +34,14 @@ def _out(text: object = "", *, file=None) -> None:
 
 class UsageError(Exception):
     pass
+
+
+ACTION_HELP: dict[RolloutAction, str] = {
+    "advance": "move one step up (needs GO and the soak done, or --override)",
+    "hold": "pause the soak clock",
+    "resume": "restart the soak clock",
+    "rollback": "return to 0 %% at once (always allowed)",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,10 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s = sub.add_parser("status", parents=[common], help="rollout state and history")
     s.add_argument("--json", action="store_true", help="print JSON instead of text")
-    for action, helptext in (("advance", "move one step up (needs GO and the soak done, or --override)"),
-                             ("hold", "pause the soak clock"), ("resume", "restart the soak clock"),
-                             ("rollback", "return to 0 %% at once (always allowed)")):
-        a = sub.add_parser(action, parents=[common], help=helptext)
+    for action in ROLLOUT_ACTIONS:
+        a = sub.add_parser(action, parents=[common], help=ACTION_HELP[action])
         a.add_argument("--reason", required=True, help="why (recorded in the audit trail)")
         a.add_argument("--expect", type=int, metavar="PCT", help="refuse unless the rollout is at PCT now")
         if action == "advance":
@@ -311,7 +318,7 @@ async def _status(config: Config, *, as_json: bool) -> int:
     return EXIT_OK
 
 
-async def _act(config: Config, action: str, args) -> int:
+async def _act(config: Config, action: RolloutAction, args) -> int:
     async with _engine(config) as engine:
         # Advance needs a fresh verdict: it probes now (counted, never written); the others
         # record the latest one and must not wait on probes (a rollback is never delayed).
@@ -422,7 +429,7 @@ COMMANDS = {
     "check": lambda config, args: asyncio.run(_check(config, as_json=args.json)),
     "status": lambda config, args: asyncio.run(_status(config, as_json=args.json)),
     **{action: (lambda config, args, action=action: asyncio.run(_act(config, action, args)))
-       for action in ("advance", "hold", "resume", "rollback")},
+       for action in ROLLOUT_ACTIONS},
     "retry": lambda config, args: asyncio.run(_retry(config)),
     "audit": lambda config, args: asyncio.run(_audit_verify(config)),
     "report": lambda config, args: asyncio.run(_report(config, args.out)),

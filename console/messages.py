@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from checks.models import Snapshot
+from checks.models import RolloutNotice, Snapshot
 
 
 class SnapshotUpdated(Message):
@@ -21,8 +21,9 @@ class EngineStatus(Message):
 
 
 class RolloutChanged(Message):
-    """A rollout change NOTIFYed by any process (this one included)."""
+    """A rollout change NOTIFYed by any process (this one included), or one the
+    leader re-applied after a crash."""
 
-    def __init__(self, payload: dict) -> None:
+    def __init__(self, notice: RolloutNotice) -> None:
         super().__init__()
-        self.payload = payload
+        self.notice = notice

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from checks.audit import AuditReport, finite_gates, head_signature, link, seal, verify_flag
-from checks.models import Frozen, Verdict
-from checks.rollout import Action, Refusal, RolloutState, Transition, decide
+from checks.models import Actuation, Frozen, RolloutAction, RolloutNotice, Verdict
+from checks.rollout import Refusal, RolloutState, Transition, decide
 
 from .actuators import ActuationError, DatabaseActuator
 from .audit_key import AuditKey, AuditKeyError, load_key, where_help
@@ -29,13 +29,13 @@ ORIGIN = f"{socket.gethostname()}:{os.getpid()}"  # lets a console skip the noti
 
 class ActionResult(Frozen):
     outcome: Literal["done", "refused"]
-    action: str
+    action: RolloutAction | Literal["retry"]
     message: str  # what happened or why not, for the screen and the CLI
     from_pct: int | None = None
     to_pct: int | None = None
     version: int | None = None
     override: bool = False
-    actuation: Literal["ok", "pending", "failed", "superseded", ""] = ""
+    actuation: Actuation = ""
     actuation_error: str = ""
 
 
@@ -50,7 +50,7 @@ class RolloutController:
 
     async def act(
         self,
-        action: Action,
+        action: RolloutAction,
         *,
         operator: str,
         reason: str,
@@ -93,9 +93,9 @@ class RolloutController:
                     await self.actuator.apply_in(conn, self.flag, new.percentage)
                 await self._append_event(conn, d, now=now, operator=operator, reason=reason, verdict=verdict,
                                          gates=gates or {}, automatic=automatic, key=key)
-                await tables.notify(conn, {"flag": self.flag, "version": new.version, "operator": operator,
-                                           "action": action, "from": d.from_pct, "to": d.to_pct,
-                                           "automatic": automatic, "origin": ORIGIN})
+                await tables.notify(conn, RolloutNotice(flag=self.flag, version=new.version, operator=operator,
+                                                        action=action, from_pct=d.from_pct, to_pct=d.to_pct,
+                                                        automatic=automatic, origin=ORIGIN))
         if key_problem:
             log.warning("%s of %s recorded with an UNSIGNED audit event: %s", action, self.flag, key_problem)
         unsigned = f" — its audit event is NOT signed: {key_problem}" if key_problem else ""
@@ -197,11 +197,11 @@ class RolloutController:
                            f" ({e}); it is re-applied when the database is back",
             })
 
-    async def _mark(self, conn, version: int, actuation: str, error: str) -> None:
+    async def _mark(self, conn, version: int, actuation: Actuation, error: str) -> None:
         """On the connection that holds the actuation lock (never a second one from
         the small action pool, which a waiting actuation may be holding)."""
         await tables.mark_actuation(conn, self.flag, version, actuation, pg_text(error))
-        await tables.notify(conn, {"flag": self.flag, "version": version, "actuation": actuation})
+        await tables.notify(conn, RolloutNotice(flag=self.flag, version=version, actuation=actuation))
 
     async def retry_actuation(self) -> ActionResult:
         """Re-apply the current state (idempotent). Also what a start does after a
@@ -268,7 +268,7 @@ def make_controller(config, store: Store) -> RolloutController:
                              soak_for=config.rollout.soak_for, actuator=make_actuator(config))
 
 
-def preview(action: Action, snapshot, config, now: datetime) -> Transition | Refusal:
+def preview(action: RolloutAction, snapshot, config, now: datetime) -> Transition | Refusal:
     """What `action` would do on what is on screen (the dialog shows it before the
     operator types a reason). The controller decides again, under a lock, on commit."""
     v = snapshot.rollout

@@ -205,3 +205,25 @@ async def test_a_sustained_breach_rolls_back_on_time_and_a_2s_spike_does_not(db_
     assert 10 <= took <= 25, f"rolled back {took:.1f} s after the breach began"
     with psycopg.connect(db_url) as c:
         assert c.execute("select count(*) from gonogo.rollout_events where automatic").fetchone()[0] == 1
+
+
+async def test_a_notify_that_is_not_a_rollout_notice_is_ignored_and_the_next_one_heard(db_url, health_server):
+    """Any process may NOTIFY the channel: junk (not JSON, JSON that is not an
+    object, an unknown action) is data, skipped; the listen loop lives on."""
+    from checks.models import RolloutNotice
+    from console.store.rollout import CHANNEL
+
+    base, _ = health_server
+    heard: list[RolloutNotice] = []
+    async with running(make_config(db_url, base, targets=("api",)), on_rollout_change=heard.append) as engine:
+        await wait_for(None, lambda: engine.snapshot is not None, what="first snapshot")
+        flag = engine.config.rollout.flag
+        junk = ["not json", "null", "[1]", '{"flag": "%s", "action": "explode"}' % flag, '{"version": 3}']
+        with psycopg.connect(db_url, autocommit=True) as c:
+            listening = "select count(*) from pg_stat_activity where query = %s"
+            await wait_for(None, lambda: c.execute(listening, (f"listen {CHANNEL}",)).fetchone()[0] == 1,
+                           what="the listen loop")
+            for payload in junk + ['{"flag": "%s", "version": 7, "action": "hold", "operator": "ann"}' % flag]:
+                c.execute("select pg_notify(%s, %s)", (CHANNEL, payload))
+        await wait_for(None, lambda: heard, what="the valid notice")
+        assert [(n.version, n.action, n.operator) for n in heard] == [(7, "hold", "ann")]

@@ -4,15 +4,19 @@ that uses the embedded server starts it again by itself, the leader stays leader
 keeps probing into its buffer, and once the database is back every probe of the
 outage is in it, once.
 
-The outage is a crash loop: the test kills whichever postmaster appears for a few
-seconds, so the server stays away across several restart attempts (the supervisor's
-backoff) rather than the ~1 s a single restart takes. The figure for 20-30 s outages
-over several trials is bench/outage.py.
+The outage is a crash loop: the test kills whichever postmaster appears until it has
+killed a restarted one and a few seconds have passed, so the server stays away across
+several restart attempts rather than the ~1 s a single restart takes. These processes
+run the real supervisor with a short backoff (FAST_SUPERVISOR; its production backoff
+is 0.5 s doubling to 30 s), and probe every half second, so that a few seconds on
+each side of the outage hold enough probes to count. The figure for 20-30 s outages
+with the production backoff, over several trials, is bench/outage.py.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -34,10 +38,15 @@ from console.store.supervisor import BACKOFF_MAX
 
 from .conftest import wait_for
 
-INTERVAL = 1.0  # the target's probe interval in these configs
+INTERVAL = 0.5  # the target's probe interval in the tests' configs (bench/outage.py probes every second)
+BEFORE = AFTER = 3.0  # seconds of probes counted on each side of the outage (with it, >= 10 s: 20+ probes)
+# The supervisor these tests run: the production one with a short backoff (and a
+# quicker look at the postmaster), so that the outage lasts about as long as the
+# crash loop. Production: console.store.supervisor's CHECK_EVERY, BACKOFF_FIRST, BACKOFF_MAX.
+FAST_SUPERVISOR = {"check_every": 0.2, "backoff_first": 0.1, "backoff_max": 0.5}
 
 
-def write_config(tmp_path: Path, base: str, data_dir: Path) -> Path:
+def write_config(tmp_path: Path, base: str, data_dir: Path, *, interval: str = "1s") -> Path:
     path = tmp_path / "gonogo.toml"
     path.write_text(f"""
 [database]
@@ -47,7 +56,7 @@ data_dir = "{data_dir}"
 [[targets]]
 name = "api"
 url = "{base}/health/api"
-interval = "1s"
+interval = "{interval}"
 timeout = "1s"
 
 [[gates]]
@@ -102,17 +111,20 @@ def answers(url: str) -> bool:
         return False
 
 
-def crash_loop(pgdata: Path, seconds: float) -> list[int]:
-    """kill -9 the postmaster now, and every postmaster that appears for `seconds`."""
+def crash_loop(pgdata: Path, seconds: float, *, at_least: int = 1, until=lambda: True, most: float = 60.0) -> list[int]:
+    """kill -9 the postmaster now, and every postmaster that appears, for `seconds`,
+    until `at_least` were killed (servers started again by gonogo) and until `until()`
+    (what the test must see while the server is away); never past `most` seconds."""
     killed = []
-    end = time.monotonic() + seconds
+    start = time.monotonic()
     while True:
         pid, _ = postmaster(pgdata)
         if pid is not None and pid not in killed:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             killed.append(pid)
-        if time.monotonic() > end:
+        elapsed = time.monotonic() - start
+        if (elapsed > seconds and len(killed) >= at_least and until()) or elapsed > most:
             return killed
         time.sleep(0.02)
 
@@ -148,30 +160,57 @@ def stop_server(pgdata: Path) -> None:
             pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=pgdata, user=user)
 
 
+# `gonogo watch`, as `python -m console watch` runs it, with FAST_SUPERVISOR's backoff.
+_WATCH = ("import functools, sys\n"
+          "import console.runtime as runtime\n"
+          "from console.cli import main\n"
+          "runtime.EmbeddedSupervisor = functools.partial(runtime.EmbeddedSupervisor, **{supervisor!r})\n"
+          "raise SystemExit(main())\n")
+
+
 class Watch:
-    """`gonogo watch` in a subprocess, its stdout lines collected as they come."""
+    """`gonogo watch` in a subprocess, its stdout lines (one per change of verdict,
+    reasons, database health or role) and its stderr collected as they come."""
 
-    def __init__(self, cfg: Path):
-        self.proc = subprocess.Popen([sys.executable, "-m", "console", "watch", "--config", str(cfg)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def __init__(self, cfg: Path, supervisor: dict | None = None):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _WATCH.format(supervisor=supervisor or FAST_SUPERVISOR), "watch", "--config", str(cfg)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._err: list[str] = []
+        self._readers = [threading.Thread(target=self._read, args=(f, into), daemon=True)
+                         for f, into in ((self.proc.stdout, self.lines), (self.proc.stderr, self._err))]
+        for r in self._readers:
+            r.start()
 
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
+    @staticmethod
+    def _read(stream, into: list[str]):
+        for line in stream:
+            into.append(line.rstrip("\n"))
+
+    def wait_for(self, predicate, timeout: float, what: str) -> None:
+        """wait_until, failing at once (with its stderr) if the watch has exited."""
+        def ready() -> bool:
+            if predicate():
+                return True
+            if self.proc.poll() is not None:
+                self._readers[1].join(5)
+                raise AssertionError(f"the watch exited ({self.proc.returncode}) waiting for {what}: "
+                                     + "\n".join(self._err[-20:]))
+            return False
+        wait_until(ready, timeout, what)
 
     def stop(self) -> str:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            _, err = self.proc.communicate(timeout=30)
+            self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, err = self.proc.communicate()
-        self._reader.join(5)
-        return err
+            self.proc.wait()
+        for r in self._readers:
+            r.join(5)
+        return "\n".join(self._err)
 
 
 # The longest a supervised restart may take by design, after the killing stops: the
@@ -180,43 +219,71 @@ class Watch:
 RESTART_BOUND = BACKOFF_MAX + START_LOCK_WAIT + PG_CTL_WAIT
 
 
-def outage_under(pgdata: Path, seconds: float) -> tuple[datetime, datetime, list[int]]:
-    """Crash-loop the server, then wait until it answers again: (down at, back at, pids killed)."""
+CRASH_FOR = 2.0  # seconds of crash loop at least, and until gonogo's first restart was killed too
+
+
+def outage_under(pgdata: Path, until=lambda: True) -> tuple[datetime, datetime, list[int]]:
+    """Crash-loop the server (until `until()` too), then wait until it answers again:
+    (down at, back at, pids killed)."""
     url = url_of(pgdata)
     down = datetime.now(timezone.utc)
-    killed = crash_loop(pgdata, seconds)
+    killed = crash_loop(pgdata, CRASH_FOR, at_least=2, until=until)
     wait_until(lambda: answers(url), RESTART_BOUND, "the server to be started again by gonogo")
     return down, datetime.now(timezone.utc), killed
+
+
+def written_past(url: str, end: datetime) -> bool:
+    """A probe taken at `end` or later is in the database: the buffer is written back
+    oldest first, so every probe before it is in too."""
+    with psycopg.connect(url, connect_timeout=2) as c:
+        last = c.execute("select max(at) from gonogo.probe_results where target = 'api'").fetchone()[0]
+    return last is not None and last >= end
+
+
+def probe_span(down: datetime, back: datetime) -> tuple[datetime, datetime, float]:
+    """The span counted, [down - BEFORE, back + AFTER), and the probes expected in it."""
+    start, end = down - timedelta(seconds=BEFORE), back + timedelta(seconds=AFTER)
+    return start, end, (end - start).total_seconds() / INTERVAL
+
+
+PROBE_EVERY = f"{int(INTERVAL * 1000)}ms"
 
 
 @pytest.mark.timeout(240)
 def test_watch_restarts_the_killed_server_and_keeps_every_probe(tmp_path, health_server, data_dir):
     base, _ = health_server
     pgdata = data_dir / "pg"
-    watch = Watch(write_config(tmp_path, base, data_dir))
+    watch = Watch(write_config(tmp_path, base, data_dir, interval=PROBE_EVERY))
     try:
-        wait_until(lambda: any("(leader)" in ln for ln in watch.lines), 60, "watch to lead")
+        watch.wait_for(lambda: any("(leader)" in ln for ln in watch.lines), 60, "watch to lead")
         url = url_of(pgdata)
-        time.sleep(8)  # probes before the outage, to compare with
-        down, back, killed = outage_under(pgdata, 6)
+        time.sleep(BEFORE)  # probes before the outage, to compare with
+        # kept away until the watch says so (its evaluation waits up to the pool's timeout)
+        down, back, killed = outage_under(pgdata, until=lambda: "database restarting (attempt" in watch.lines[-1])
         assert len(killed) >= 2  # it was started again, by the watch, while the test killed it
-        time.sleep(10)  # probes after, and the buffer written back
-        wait_until(lambda: watch.lines and "database unavailable" not in watch.lines[-1], 30, "watch to recover")
-        start, end = down - timedelta(seconds=8), back + timedelta(seconds=8)
+        start, end, expected = probe_span(down, back)
+        # probes after, and the buffer written back
+        watch.wait_for(lambda: written_past(url, end), 30, "the probes of the outage and after it written")
+        watch.wait_for(lambda: watch.lines and "database unavailable" not in watch.lines[-1], 30, "watch to recover")
         n, dup, gap = kept(url, start, end)
-        expected = (end - start).total_seconds() / INTERVAL
         print(f"\nwatch: outage {(back - down).total_seconds():.1f} s, {len(killed)} postmasters killed;"
-              f" probes kept {n} / expected {expected:.0f} over {expected:.0f} s ({100 * n / expected:.1f} %); longest gap {gap:.2f} s")
+              f" probes kept {n} / expected {expected:.0f} over {(end - start).total_seconds():.0f} s"
+              f" ({100 * n / expected:.1f} %); longest gap {gap:.2f} s")
         assert n >= 0.95 * expected and dup == 0
         during = [ln for ln in watch.lines if "database unavailable" in ln]
         assert during, watch.lines
         assert any("database restarting (attempt" in ln for ln in during), during
         assert all("(leader)" in ln for ln in during), during  # the leader stays leader through the outage
         assert "(leader)" in watch.lines[-1] and "database unavailable" not in watch.lines[-1]
-        with psycopg.connect(url) as c:
-            alert = c.execute("select severity, source, summary from gonogo.alerts"
-                              " where fingerprint = 'db:restarted' and resolved_at is null").fetchone()
-        assert alert is not None and alert[0] == "critical" and "started again" in alert[2], alert
+
+        def restart_alert():
+            with psycopg.connect(url) as c:
+                return c.execute("select severity, source, summary from gonogo.alerts"
+                                 " where fingerprint = 'db:restarted' and resolved_at is null").fetchone()
+
+        watch.wait_for(lambda: restart_alert() is not None, 30, "the restart's alert")
+        alert = restart_alert()
+        assert alert[0] == "critical" and "started again" in alert[2], alert
     finally:
         err = watch.stop()  # (the fixture stops the server whatever happened)
     assert watch.proc.returncode == 0 and "Traceback" not in err, err
@@ -225,32 +292,49 @@ def test_watch_restarts_the_killed_server_and_keeps_every_probe(tmp_path, health
     wait_until(lambda: postmaster(pgdata)[0] is None, 10, "the server to be stopped by the exiting watch")
 
 
+# A follower asks for the leadership lock every 5 s (the engine's leadership loop):
+# the roles are looked at once a follower has asked since the database came back.
+FOLLOWER_ASKS_EVERY = 5.0
+
+
 @pytest.mark.timeout(240)
 def test_two_watches_through_one_outage_one_leader_and_no_duplicates(tmp_path, health_server, data_dir):
     base, _ = health_server
     pgdata = data_dir / "pg"
-    cfg = write_config(tmp_path, base, data_dir)
+    cfg = write_config(tmp_path, base, data_dir, interval=PROBE_EVERY)
     one = Watch(cfg)
-    wait_until(lambda: any("(leader)" in ln for ln in one.lines), 60, "the first watch to lead")
+    one.wait_for(lambda: any("(leader)" in ln for ln in one.lines), 60, "the first watch to lead")
     two = Watch(cfg)
     try:
-        wait_until(lambda: any("(follower)" in ln for ln in two.lines), 60, "the second watch to follow")
+        two.wait_for(lambda: any("(follower)" in ln for ln in two.lines), 60, "the second watch to follow")
         url = url_of(pgdata)
-        time.sleep(6)
-        down, back, killed = outage_under(pgdata, 6)
-        time.sleep(12)  # both back, the leader's buffer written, leadership settled
-        start, end = down - timedelta(seconds=6), back + timedelta(seconds=6)
+        time.sleep(BEFORE)
+        down, back, killed = outage_under(
+            pgdata, until=lambda: all("database unavailable" in w.lines[-1] for w in (one, two)))
+        start, end, expected = probe_span(down, back)
+
+        def leader_locks() -> int:
+            with psycopg.connect(url) as c:
+                return c.execute("select count(*) from pg_locks where locktype = 'advisory' and granted").fetchone()[0]
+
+        def settled() -> bool:
+            roles = [one.lines[-1], two.lines[-1]]
+            return (all("database unavailable" not in r for r in roles) and sum("(leader)" in r for r in roles) == 1
+                    and written_past(url, end) and leader_locks() == 1)
+
+        # both back, the leader's buffer written, leadership settled (and a follower has asked since)
+        wait_until(lambda: datetime.now(timezone.utc) > back + timedelta(seconds=FOLLOWER_ASKS_EVERY + 0.5), 30,
+                   "a follower's turn to ask for the lead")
+        one.wait_for(settled, 30, "both watches back, one leading, the buffer written")
         n, dup, gap = kept(url, start, end)
-        expected = (end - start).total_seconds() / INTERVAL
         print(f"\ntwo watches: outage {(back - down).total_seconds():.1f} s;"
               f" probes kept {n} / expected {expected:.0f} ({100 * n / expected:.1f} %); longest gap {gap:.2f} s")
         assert n >= 0.95 * expected and dup == 0
         with psycopg.connect(url) as c:
             total, distinct = c.execute(
                 "select count(*), count(distinct (target, at)) from gonogo.probe_results").fetchone()
-            holders = c.execute("select count(*) from pg_locks where locktype = 'advisory' and granted").fetchone()[0]
         assert total == distinct
-        assert holders == 1  # exactly one leader's lock
+        assert leader_locks() == 1  # exactly one leader's lock
         roles = [one.lines[-1], two.lines[-1]]
         assert sum("(leader)" in r for r in roles) == 1 and sum("(follower)" in r for r in roles) == 1, roles
         assert all("database unavailable" not in r for r in roles), roles
@@ -263,15 +347,18 @@ def test_two_watches_through_one_outage_one_leader_and_no_duplicates(tmp_path, h
 
 
 @pytest.mark.timeout(240)
-async def test_console_restarts_the_killed_server_and_says_so_on_the_banner(tmp_path, health_server, data_dir):
+async def test_console_restarts_the_killed_server_and_says_so_on_the_banner(tmp_path, health_server, data_dir,
+                                                                            monkeypatch):
+    from console import runtime
     from console.app import make_app
     from console.config import load_config
     from console.store.embedded import embedded_server_handle
     from widgets.verdict_banner import VerdictBanner
 
+    monkeypatch.setattr(runtime, "EmbeddedSupervisor", functools.partial(runtime.EmbeddedSupervisor, **FAST_SUPERVISOR))
     base, _ = health_server
     pgdata = data_dir / "pg"
-    config = load_config(write_config(tmp_path, base, data_dir))
+    config = load_config(write_config(tmp_path, base, data_dir, interval=PROBE_EVERY))
     app = make_app(config)
     seen: list[str] = []
 
@@ -283,23 +370,26 @@ async def test_console_restarts_the_killed_server_and_says_so_on_the_banner(tmp_
             await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.leader and app.snapshot.database.ok,
                            timeout=60, what="the console to lead")
             url = url_of(pgdata)
-            await pilot.pause(6)
+            await pilot.pause(BEFORE)
             down = datetime.now(timezone.utc)
             loop = asyncio.get_running_loop()
-            crash = loop.run_in_executor(None, crash_loop, pgdata, 6)
+            # kept away until the banner says so (the evaluation waits up to the pool's timeout)
+            crash = loop.run_in_executor(None, functools.partial(
+                crash_loop, pgdata, CRASH_FOR, at_least=2,
+                until=lambda: any("database restarting (attempt" in t for t in seen)))
             while not crash.done():
                 seen.append(banner())
                 await pilot.pause(0.1)
             killed = await crash
             await wait_for(pilot, lambda: answers(url), timeout=60, what="the server to be started again")
             back = datetime.now(timezone.utc)
+            start, end, expected = probe_span(down, back)
             await wait_for(pilot, lambda: app.snapshot.database.ok and "UNAVAILABLE" not in banner(),
                            timeout=30, what="the banner to recover")
-            await pilot.pause(8)
+            await wait_for(pilot, lambda: written_past(url, end), timeout=30,
+                           what="the probes of the outage and after it written")
             text = banner()
-        start, end = down - timedelta(seconds=6), back + timedelta(seconds=6)
         n, dup, gap = kept(url, start, end)
-        expected = (end - start).total_seconds() / INTERVAL
         print(f"\nconsole: outage {(back - down).total_seconds():.1f} s, {len(killed)} postmasters killed;"
               f" probes kept {n} / expected {expected:.0f} ({100 * n / expected:.1f} %); longest gap {gap:.2f} s")
         assert n >= 0.95 * expected and dup == 0

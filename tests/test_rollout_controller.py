@@ -62,7 +62,7 @@ async def test_refusals_say_why_and_change_nothing(store, db_url):
     await act(c, "advance")
     r = await act(c, "advance", verdict=Verdict.HOLD, verdict_why="p95_latency yellow")
     assert r.outcome == "refused"
-    assert "soak has 11 h 59 m left" in r.message or "soak has 12 h" in r.message
+    assert "soak has 11h 59m left" in r.message or "soak has 12h" in r.message
     assert "verdict HOLD: p95_latency yellow" in r.message
     assert (await act(c, "advance", reason="  ")).message == "a reason is required"
     assert rows(db_url, "select count(*) from gonogo.rollout_events") == [(1,)]

@@ -55,7 +55,7 @@ async def test_advance_with_a_reason_then_override_needs_the_flag_typed(db_url, 
         await wait_for(pilot, lambda: app.snapshot.rollout.percentage == 5, what="shown")
         # the 12 h soak has not elapsed: the dialog says so and asks for an override
         await pilot.press("a")
-        assert "refused now: soak has 11 h 59 m left" in dialog_text(app) or "refused now: soak has 12 h" in dialog_text(app)
+        assert "refused now: soak has 11h 59m left" in dialog_text(app) or "refused now: soak has 12h" in dialog_text(app)
         assert "OVERRIDE" in dialog_text(app)
         await pilot.press(*keys("review board said go"), "enter")  # Enter moves to the confirmation
         await pilot.press(*keys("phase_4"), "enter")  # not the full flag name

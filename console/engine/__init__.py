@@ -1,7 +1,8 @@
 """The engine: the loops that probe, query, listen and lead (core.py), one evaluation
-from the store's reads to a Snapshot (evaluation.py), the read of every probe gate in
-one round trip (gate_reads.py), the probe schedule (probe_schedule.py) and
-auto-rollback's orchestration (auto_rollback.py)."""
+from the store's reads to a Snapshot (evaluation.py, an object the engine holds and
+calls), the read of every probe gate in one round trip (gate_reads.py), the probe
+schedule (probe_schedule.py), the alert rules' orchestration (alert_rules.py) and
+auto-rollback's (auto_rollback.py)."""
 from .core import (
     PROBE_BUFFER_MAX,
     PROBE_FLUSH_BATCH,

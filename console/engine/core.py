@@ -2,6 +2,11 @@
 on theirs, evaluates every gate, keeps the alert feed, and hands a Snapshot to
 whoever listens (the App, `gonogo watch`, `gonogo check`).
 
+These are the loops. The evaluation itself is one `Evaluation` (evaluation.py) that
+the Engine holds and calls: the loops hand it readings (the probe buffer it writes
+first, the query gates' answers, the database's health, the other sources'), and it
+returns the Snapshot.
+
 It never blocks: all I/O is async, every call has a timeout, and a loop re-arms only
 after its last run ended. A database fault marks the snapshot's database health
 down with the reason, keeps the last values (stale, hence unknown), buffers probe
@@ -11,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -19,10 +23,9 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import psycopg
+from pydantic import ValidationError
 
-from checks.alert_rules import burst_alert, cost_alert, error_rate_alert, event_alert, gate_alerts
-from checks.models import ProbeResult, Snapshot, SourceHealth
-from checks.sql_result import event_rows
+from checks.models import ProbeResult, RolloutNotice, Snapshot, SourceHealth
 
 from ..config import Config, Gate
 from ..probe import make_client, make_http_client, probe
@@ -33,15 +36,13 @@ from ..sources.prometheus import promql_value
 from ..rollout import RolloutController, make_controller
 from ..store import rollout as rollout_tables
 from ..store.db import Store, StoreUnavailable
-from ..store.sandbox import QueryRefused
+from .alert_rules import AlertRules
 from .auto_rollback import AutoRollback
-from .evaluation import EngineState, Evaluation, QueryResult, _short
-from .gate_reads import ProbeGateReader, ProbeGateSpec
+from .evaluation import Clock, Evaluation, QueryResult, _short
 from .probe_schedule import next_probe, offset, startup_delay
 
 log = logging.getLogger("gonogo.engine")
 
-Clock = Callable[[], datetime]
 PROBE_BUFFER_MAX = 50_000  # about a day of 5 targets at 5 s; older results are dropped first
 PROBE_FLUSH_BATCH = 5_000  # rows per insert when the buffer is written back (see _flush_probes)
 RECORD_EVERY = timedelta(seconds=15)
@@ -51,7 +52,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class Engine(Evaluation):
+class Engine:
+    """The loops, and the one Evaluation they feed (`evaluation`): the probes go to
+    the buffer it writes first, the query gates' answers and the database's health
+    to it, and what it returns to `on_snapshot`."""
+
     def __init__(
         self,
         config: Config,
@@ -59,7 +64,7 @@ class Engine(Evaluation):
         *,
         clock: Clock = utcnow,
         on_snapshot: Callable[[Snapshot], None] | None = None,
-        on_rollout_change: Callable[[dict], None] | None = None,
+        on_rollout_change: Callable[[RolloutNotice], None] | None = None,
         client: httpx.AsyncClient | None = None,
         lead: bool = True,
         controller: RolloutController | None = None,
@@ -77,23 +82,25 @@ class Engine(Evaluation):
         self.probe_client = make_client()  # health probes (aiohttp; its sessions made at first use)
         self.want_lead = lead
         self.leader = False
-        self.state = EngineState()
-        self.snapshot: Snapshot | None = None
+        self.sources: dict[str, SourceHealth] = {}  # Alertmanager, the alert rules, probe writes, the engine
         self._buffer: deque[ProbeResult] = deque(maxlen=PROBE_BUFFER_MAX)
-        self.gate_reader = ProbeGateReader()
-        # The alert rules read other windows, at their own pace: a reader of their own,
-        # so neither evicts what the other keeps.
-        self.rule_reader = ProbeGateReader()
-        self._targets_of: dict[str, tuple[list[str], timedelta]] = {}
+        self.evaluation = Evaluation(config, store, self.auto, clock=clock, leading=lambda: self.leader,
+                                     sources=self.sources, write_probes=self._flush_probes)
+        self.alert_rules = AlertRules(config, store)
         self.probed_here: tuple[ProbeResult, ...] = ()  # a one-shot's own probes (check_once)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The last evaluation's snapshot (None before the first)."""
+        return self.evaluation.snapshot
 
     # -- lifecycle ----------------------------------------------------------------
 
     async def run(self) -> None:
         """Run every loop until cancelled."""
-        await self._load_history()
+        await self.evaluation.load_history()
         if self.want_lead:
             # Lead and probe once before the first evaluation, so the first frame shows
             # live data rather than a stale one.
@@ -112,11 +119,9 @@ class Engine(Evaluation):
                 self._buffer.extend(first)
         if self.leader:
             with contextlib.suppress(StoreUnavailable):
-                recovered = await self.controller.recover()
-                if recovered is not None and self.on_rollout_change is not None:
-                    self.on_rollout_change({"recovered": recovered.message, "actuation": recovered.actuation})
+                await self._recover()
         loops = [self._leadership_loop(), self._evaluate_loop(), self._maintenance_loop(), self._listen_loop()]
-        sup = self._supervisor()
+        sup = self.store.supervisor  # the embedded server's (runtime.open_store); None for a URL
         if sup is not None:  # the embedded server this process uses: started again when it dies
             loops += [sup.run(on_change=self.poke), self._restart_alert_loop(sup)]
         loops += [self._probe_loop(t) for t in self.config.targets]
@@ -143,6 +148,13 @@ class Engine(Evaluation):
         self._wake.set()
 
     # -- one evaluation (also `gonogo check`) ------------------------------------
+
+    async def evaluate(self) -> Snapshot:
+        """One evaluation now (console/engine/evaluation.py), handed to `on_snapshot`."""
+        snap = await self.evaluation.evaluate()
+        if self.on_snapshot is not None:
+            self.on_snapshot(snap)
+        return snap
 
     async def check_once(self, *, probe_here: bool = True) -> Snapshot:
         """One evaluation for a one-shot command (`check`, `report`, `advance`): every
@@ -172,7 +184,7 @@ class Engine(Evaluation):
                 await self.evaluate()
             except Exception as e:  # a bug must not kill the console: show it, keep going
                 log.exception("evaluation failed")
-                self.state.sources["engine"] = SourceHealth(name="engine", ok=False, reason=mask_text(str(e))[:200])
+                self.sources["engine"] = SourceHealth(name="engine", ok=False, reason=mask_text(str(e))[:200])
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=period)
@@ -200,7 +212,7 @@ class Engine(Evaluation):
                                 "another process holds the leadership lock: following")
                     self.leader = lead
                     self.poke()
-            if not self.leader and self._buffer and self.state.database.ok:
+            if not self.leader and self._buffer and self.evaluation.database.ok:
                 # Probed while leading, before another process took over: still ours to write.
                 await self._flush_probes()
             await asyncio.sleep(1 if unsure and self.leader else 5)
@@ -242,7 +254,7 @@ class Engine(Evaluation):
                 # Rows the database refuses (not a connection fault) must not block every
                 # later evaluation: report and drop this batch.
                 log.error("dropped %d probe results the database refused: %s", len(batch), _short(e))
-                self.state.sources["probe writes"] = SourceHealth(
+                self.sources["probe writes"] = SourceHealth(
                     name="probe writes", ok=False, reason=f"{len(batch)} results refused: {_short(e)}", since=self.clock())
 
     async def _query_loop(self, gate: Gate) -> None:
@@ -251,8 +263,9 @@ class Engine(Evaluation):
             await asyncio.sleep(gate.interval.total_seconds())
 
     async def _run_query(self, gate: Gate) -> None:
+        """Ask a PromQL or SQL gate's query once; its answer goes to the evaluation."""
         now = self.clock()
-        prev = self.state.query_results.get(gate.name) or QueryResult()
+        answer = self.evaluation.answer
         try:
             if gate.source == "promql":
                 value = await promql_value(
@@ -262,14 +275,13 @@ class Engine(Evaluation):
             else:
                 value = await self.store.sandbox.value(gate.query, gate.timeout)
                 if value is None:  # NULL: no data, which is never green
-                    self.state.query_results[gate.name] = QueryResult(None, "the query returned NULL", now)
+                    answer(gate.name, QueryResult(None, "the query returned NULL", now))
                     return
-            self.state.query_results[gate.name] = QueryResult(value=value, observed_at=now)
+            answer(gate.name, QueryResult(value=value, observed_at=now))
         except StoreUnavailable as e:
-            self._db_down(str(e), now)
-            self.state.query_results[gate.name] = QueryResult(prev.value, prev.error, prev.observed_at)
+            self.evaluation.db_down(str(e), now)  # the last answer stands, ageing into stale
         except (SourceError, psycopg.Error, ValueError) as e:
-            self.state.query_results[gate.name] = QueryResult(None, _short(e), now)
+            answer(gate.name, QueryResult(None, _short(e), now))
 
     async def _alertmanager_loop(self) -> None:
         am = self.config.alertmanager
@@ -277,75 +289,36 @@ class Engine(Evaluation):
             now = self.clock()
             try:
                 alerts = await fetch_alerts(self.client, am.url, am.timeout.total_seconds(), headers=am.headers)
-                self.state.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=True, since=now)
+                self.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=True, since=now)
                 if self.leader:
                     for a in alerts:
                         await self.store.raise_alert(a.fingerprint, "alertmanager", a.severity, a.name, a.summary, a.at)
                     await self.store.resolve_missing("alertmanager", [a.fingerprint for a in alerts])
             except SourceError as e:
-                prev = self.state.sources.get("alertmanager")
+                prev = self.sources.get("alertmanager")
                 since = prev.since if prev and not prev.ok else now
-                self.state.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=False, reason=str(e), since=since)
+                self.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=False, reason=str(e), since=since)
             except StoreUnavailable as e:
-                self._db_down(str(e), now)
+                self.evaluation.db_down(str(e), now)
             except psycopg.Error as e:
-                self.state.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=False,
-                                                                  reason=f"cannot store its alerts: {_short(e)}")
+                self.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=False,
+                                                            reason=f"cannot store its alerts: {_short(e)}")
             await asyncio.sleep(am.interval.total_seconds())
 
     async def _alert_rules_loop(self) -> None:
         cfg = self.config.alerts
         await asyncio.sleep(1)
         while True:
-            if self.leader and self.state.database.ok:
+            if self.leader and self.evaluation.database.ok:
                 try:
-                    await self._apply_alert_rules()
-                    if "alert rules" in self.state.sources:  # a past problem is over
-                        self.state.sources["alert rules"] = SourceHealth(name="alert rules", ok=True, since=self.clock())
+                    await self.alert_rules.apply(self.snapshot)
+                    if "alert rules" in self.sources:  # a past problem is over
+                        self.sources["alert rules"] = SourceHealth(name="alert rules", ok=True, since=self.clock())
                 except StoreUnavailable as e:
-                    self._db_down(str(e), self.clock())
+                    self.evaluation.db_down(str(e), self.clock())
                 except (psycopg.Error, ValueError) as e:
-                    self.state.sources["alert rules"] = SourceHealth(name="alert rules", ok=False, reason=_short(e))
+                    self.sources["alert rules"] = SourceHealth(name="alert rules", ok=False, reason=_short(e))
             await asyncio.sleep(cfg.interval.total_seconds())
-
-    async def _apply_alert_rules(self) -> None:
-        """Read what the rules judge, let checks.alert_rules decide, write the alerts."""
-        cfg = self.config.alerts
-        snap = self.snapshot
-        firing = gate_alerts(snap.gates) if snap is not None else []
-        targets = [t.name for t in self.config.targets]
-        if targets:
-            hour = ProbeGateSpec("error_rate", timedelta(hours=1), tuple(targets))
-            agg = (await self.rule_reader.read(self.store, [hour]))[0]
-            firing.append(error_rate_alert(agg.value, agg.detail, cfg.error_rate_1h))
-            firing.append(burst_alert(await self.store.count_5xx(timedelta(minutes=1)), cfg.max_5xx_per_minute))
-        # A refused configured query (cost_query, events_query) is reported, and must
-        # not stop the other rules: it is collected and raised at the end.
-        refused: list[str] = []
-        timeout = self.config.database.statement_timeout
-        if cfg.cost_query:
-            try:
-                firing.append(cost_alert(await self.store.sandbox.value(cfg.cost_query, timeout), cfg.cost_budget))
-            except QueryRefused as e:
-                refused.append(f"cost_query: {e}")
-        firing = [f for f in firing if f is not None]
-        for f in firing:
-            await self.store.raise_alert(f.fingerprint, "rule", f.severity, f.name, f.summary)
-        await self.store.resolve_missing("rule", [f.fingerprint for f in firing])
-        if cfg.events_query:
-            try:
-                events = event_rows(await self.store.sandbox.rows(cfg.events_query, timeout))
-            except ValueError as e:  # QueryRefused, or a row of the wrong shape
-                refused.append(f"events_query: {e}")
-            else:
-                keep = []
-                for ev in events:
-                    f = event_alert(ev)
-                    keep.append(f.fingerprint)
-                    await self.store.raise_alert(f.fingerprint, "events", f.severity, f.name, f.summary, ev.at)
-                await self.store.resolve_missing("events", keep)
-        if refused:
-            raise ValueError("; ".join(refused))
 
     async def _listen_loop(self) -> None:
         """LISTEN for rollout changes made anywhere (another console, the CLI, the
@@ -363,15 +336,15 @@ class Engine(Evaluation):
                 async with conn:
                     await rollout_tables.listen(conn)
                     async for note in conn.notifies():
-                        try:
-                            payload = json.loads(note.payload)
-                        except ValueError:
+                        try:  # outside text: a payload that is not a notice is ignored
+                            notice = RolloutNotice.model_validate_json(note.payload)
+                        except ValidationError:
                             continue
-                        if payload.get("flag") != self.config.rollout.flag:
+                        if notice.flag != self.config.rollout.flag:
                             continue
                         self.poke()
                         if self.on_rollout_change is not None:
-                            self.on_rollout_change(payload)
+                            self.on_rollout_change(notice)
             except psycopg.Error:
                 await asyncio.sleep(delay)
 
@@ -384,29 +357,28 @@ class Engine(Evaluation):
                 continue
             try:
                 # A change committed but never applied (its process died meanwhile) is applied.
-                recovered = await self.controller.recover()
-                if recovered is not None and self.on_rollout_change is not None:
-                    self.on_rollout_change({"recovered": recovered.message, "actuation": recovered.actuation})
+                await self._recover()
                 if n % 10 == 0:
                     await self.store.prune(self.config.database.retention)
             except (StoreUnavailable, psycopg.Error) as e:
                 log.warning("maintenance: %s", _short(e))
 
-    # -- helpers ------------------------------------------------------------------
+    async def _recover(self) -> None:
+        """Apply a change committed but never applied (RolloutController.recover), and
+        tell this process's listener: no NOTIFY says it."""
+        recovered = await self.controller.recover()
+        if recovered is not None and self.on_rollout_change is not None:
+            self.on_rollout_change(RolloutNotice(flag=self.config.rollout.flag, recovered=recovered.message,
+                                                 actuation=recovered.actuation))
 
     # -- the embedded server's supervisor (console/store/supervisor.py) -------------
-
-    def _supervisor(self):
-        """The supervisor of the embedded server the store runs on (runtime.open_store
-        sets it); None for a database given by URL, or a store made directly."""
-        return self.store.supervisor
 
     async def _restart_alert_loop(self, sup) -> None:
         """Each restart of the embedded server becomes a critical alert once the
         database answers again (the supervisor logs it at once)."""
         while True:
             await asyncio.sleep(1)
-            while sup.notices and self.state.database.ok:
+            while sup.notices and self.evaluation.database.ok:
                 note = sup.notices[0]
                 try:
                     await self.store.raise_alert("db:restarted", "database", "critical",

@@ -1,10 +1,17 @@
-"""One evaluation: the store read (every probe gate in one statement, the rollout,
-the alerts, the clean days), each gate judged, recorded, and one frozen Snapshot
-handed to whoever listens. The loops that feed it (probes, queries, Alertmanager,
-leadership, LISTEN) are in core.py; Engine is both."""
+"""One evaluation: readings → judgement → snapshot.
+
+The readings come in: the leader's buffered probes (written first, by the engine's
+`write_probes`), every probe gate read in one statement (gate_reads.py), the query
+gates' last answers (handed over by the engine's query loops with `answer`), the
+rollout, the alerts and the clean days. Each gate is judged (checks.bands,
+checks.coverage), the verdict decided (checks.verdict), what is due recorded and
+auto-rollback asked (auto_rollback.py), and one frozen Snapshot comes out. It sees
+the engine only through what it is given: who leads (asked), the other sources'
+health (read) and the writer of the probe buffer (called first)."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -13,18 +20,22 @@ import psycopg
 from checks.bands import judge
 from checks.burn_in import count_clean_days
 from checks.coverage import bucket_for, coverage, describe, enough
+from checks.durations import duration_text
 from checks.models import Band, BurnInView, GateReading, Snapshot, SourceHealth
 from checks.verdict import reasons as verdict_reasons
 from checks.verdict import verdict as decide
 
-from ..config import Gate
+from ..config import Config, Gate
 from ..durations import format_duration
 from ..secrets import one_line
-from ..store.db import StoreUnavailable
-from .gate_reads import ProbeAggregate, ProbeGateSpec
+from ..store.db import Store, StoreUnavailable
+from .auto_rollback import AutoRollback
+from .gate_reads import ProbeAggregate, ProbeGateReader, ProbeGateSpec
+
+Clock = Callable[[], datetime]
 
 
-@dataclass
+@dataclass(frozen=True)
 class QueryResult:
     """The last answer of a PromQL or SQL gate."""
 
@@ -34,18 +45,97 @@ class QueryResult:
 
 
 @dataclass
-class EngineState:
+class EvaluationState:
+    """What one evaluation keeps for the next: the query gates' answers, the trends,
+    each gate's last reading (shown, stale, while the database is away), the
+    database's health and the clean days (counted at most once a minute)."""
+
     query_results: dict[str, QueryResult] = field(default_factory=dict)
     history: dict[str, deque] = field(default_factory=dict)
     last_readings: dict[str, GateReading] = field(default_factory=dict)
     database: SourceHealth = field(default_factory=lambda: SourceHealth(name="database", ok=True))
-    sources: dict[str, SourceHealth] = field(default_factory=dict)
     clean_days: int = 0
     clean_days_at: datetime | None = None
 
 
+async def _nothing_to_write() -> None:
+    return None
+
+
 class Evaluation:
-    """The evaluation half of the Engine (console/engine/core.py has the loops)."""
+    """Turns the store's reads into one Snapshot (the Engine, console/engine/core.py,
+    holds one and calls `evaluate` from its loop and its one-shots).
+
+    `leading` says whether this process leads now (asked where it matters: only the
+    leader writes its probes, records and acts); `sources` is the engine's view of its
+    other sources (Alertmanager, the alert rules, probe writes), shown as it is when
+    the snapshot is built; `write_probes` writes the leader's buffered probes before
+    the read."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        auto: AutoRollback,
+        *,
+        clock: Clock,
+        leading: Callable[[], bool] = lambda: False,
+        sources: Mapping[str, SourceHealth] | None = None,
+        write_probes: Callable[[], Awaitable[None]] = _nothing_to_write,
+    ):
+        self.config = config
+        self.store = store
+        self.auto = auto
+        self.clock = clock
+        self.leading = leading
+        self.sources: Mapping[str, SourceHealth] = sources if sources is not None else {}
+        self.write_probes = write_probes
+        self.state = EvaluationState()
+        self.snapshot: Snapshot | None = None  # the last one built
+        self.gate_reader = ProbeGateReader()
+        self._targets_of: dict[str, tuple[list[str], timedelta]] = {}
+        self._history_cache: dict[str, tuple] | None = None
+
+    # -- what the engine's loops hand in ----------------------------------------
+
+    @property
+    def database(self) -> SourceHealth:
+        return self.state.database
+
+    def answer(self, gate: str, result: QueryResult) -> None:
+        """A query gate's answer (or its failure), from the engine's query loop."""
+        self.state.query_results[gate] = result
+
+    def last_answer(self, gate: str) -> QueryResult:
+        return self.state.query_results.get(gate) or QueryResult()
+
+    def db_down(self, reason: str, now: datetime) -> None:
+        """The database is away (seen by a loop or by the evaluation): said on the
+        snapshot, with since when, until an evaluation reads it again."""
+        prev = self.state.database
+        since = prev.since if not prev.ok and prev.since else now
+        sup = self.store.supervisor
+        if sup is not None and sup.restarting:  # why it is away says more than "connection refused"
+            reason = sup.describe()
+        self.state.database = SourceHealth(name="database", ok=False, reason=reason, since=since)
+
+    def _db_up(self, now: datetime) -> None:
+        if not self.state.database.ok:
+            self.state.database = SourceHealth(name="database", ok=True, since=now)
+
+    async def load_history(self) -> None:
+        """The last hour of recorded evaluations, for the trends (at the engine's start)."""
+        try:
+            hist = await self.store.gate_series(self.clock() - timedelta(hours=1))
+        except StoreUnavailable as e:
+            self.db_down(str(e), self.clock())
+            return
+        for name, rows in hist.items():
+            dq = self.state.history.setdefault(name, deque(maxlen=240))
+            dq.extend((at, value) for at, value, _ in rows)
+        self._history_cache = None
+
+    # -- one evaluation -----------------------------------------------------------
 
     async def evaluate(self) -> Snapshot:
         try:
@@ -53,23 +143,23 @@ class Evaluation:
                 return await self._evaluate()
         except StoreUnavailable as e:
             # No connection at all: say why at once, with the last values, stale.
-            self._db_down(str(e), self.clock())
+            self.db_down(str(e), self.clock())
             return await self._evaluate(db_ok=False)
 
     async def _evaluate(self, db_ok: bool = True) -> Snapshot:
         now = self.clock()
-        if db_ok and self.leader:  # only the leader writes what it probed
-            await self._flush_probes()
+        if db_ok and self.leading():  # only the leader writes what it probed
+            await self.write_probes()
         probe_gates = [g for g in self.config.gates if g.source == "probe"]
         aggregates: dict[int, ProbeAggregate] = {}
         probe_error = ""
         if db_ok and probe_gates:
             try:  # every probe gate in one round trip
-                got = await self.gate_reader.read(self.store, [self._probe_spec(g) for g in probe_gates])
+                got = await self.gate_reader.read(self.store, [self.probe_spec(g) for g in probe_gates])
                 aggregates = {id(g): a for g, a in zip(probe_gates, got)}
             except StoreUnavailable as e:
                 db_ok = False
-                self._db_down(str(e), now)
+                self.db_down(str(e), now)
             except psycopg.Error as e:  # the read failed (too slow, ...): said on each probe gate
                 probe_error = f"query failed: {_short(e)}"
         readings = []
@@ -95,10 +185,10 @@ class Evaluation:
                 self._db_up(now)
             except StoreUnavailable as e:
                 db_ok = False
-                self._db_down(str(e), now)
+                self.db_down(str(e), now)
             except psycopg.Error as e:  # answered, but with an error: not a state to show as healthy
                 db_ok = False
-                self._db_down(f"database error: {_short(e)}", now)
+                self.db_down(f"database error: {_short(e)}", now)
         prev = self.snapshot
         for r in readings:
             self.state.last_readings[r.name] = r
@@ -115,14 +205,12 @@ class Evaluation:
             alerts=alerts if alerts is not None else (prev.alerts if prev else ()),
             burn_in=self._burn_in_view(),
             database=self.state.database,
-            sources=tuple(self.state.sources.values()),
-            leader=self.leader,
+            sources=tuple(self.sources.values()),
+            leader=self.leading(),
             auto_rollback=self.auto.view,
             history=self._history_view(),
         )
         self.snapshot = snap
-        if self.on_snapshot is not None:
-            self.on_snapshot(snap)
         return snap
 
     def _gate_targets(self, gate: Gate) -> tuple[list[str], timedelta]:
@@ -135,7 +223,8 @@ class Evaluation:
             got = self._targets_of[gate.name] = (targets, max(t.interval for t in self.config.targets if t.name in names))
         return got
 
-    def _probe_spec(self, gate: Gate) -> ProbeGateSpec:
+    def probe_spec(self, gate: Gate) -> ProbeGateSpec:
+        """What `gate` reads (gate_reads.py)."""
         targets, max_interval = self._gate_targets(gate)
         return ProbeGateSpec(gate.probe_metric, gate.window, tuple(targets), bucket_for(gate.window, max_interval))
 
@@ -156,7 +245,7 @@ class Evaluation:
         stale = agg.last_at is None or now - agg.last_at > 2 * max_interval
         detail = agg.detail
         if stale and agg.last_at is not None:
-            detail = f"last probe {_ago(now - agg.last_at)} ago"
+            detail = f"last probe {duration_text(now - agg.last_at)} ago"
         cov = None
         band = judge(agg.value, gate.bands, stale=stale)
         if gate.probe_metric != "checks_passing":  # "healthy now" has no window to cover
@@ -180,11 +269,11 @@ class Evaluation:
     def _query_reading(self, gate: Gate, now: datetime) -> GateReading:
         """A PromQL or SQL gate: its query loop's last answer."""
         base = self._reading_base(gate)
-        q = self.state.query_results.get(gate.name) or QueryResult()
+        q = self.last_answer(gate.name)
         stale = q.observed_at is None or now - q.observed_at > 2 * gate.interval
         detail = q.error or ("no data" if q.value is None else "")
         if stale and q.observed_at is not None and not q.error:
-            detail = f"last answer {_ago(now - q.observed_at)} ago"
+            detail = f"last answer {duration_text(now - q.observed_at)} ago"
         return GateReading(
             **base,
             target=gate.source,
@@ -206,19 +295,8 @@ class Evaluation:
 
     async def _record(self, now: datetime, readings, rollout) -> None:
         """What is due to be recorded, and auto-rollback (console/engine/auto_rollback.py)."""
-        if await self.auto.after_evaluation(now, readings, rollout, leader=self.leader):
+        if await self.auto.after_evaluation(now, readings, rollout, leader=self.leading()):
             self._remember(now, readings)
-
-    async def _load_history(self) -> None:
-        try:
-            hist = await self.store.gate_series(self.clock() - timedelta(hours=1))
-        except StoreUnavailable as e:
-            self._db_down(str(e), self.clock())
-            return
-        for name, rows in hist.items():
-            dq = self.state.history.setdefault(name, deque(maxlen=240))
-            dq.extend((at, value) for at, value, _ in rows)
-        self._history_cache = None
 
     def _remember(self, now: datetime, readings) -> None:
         for r in readings:
@@ -227,7 +305,7 @@ class Evaluation:
 
     def _history_view(self) -> dict[str, tuple]:
         """The trends as the snapshot carries them; rebuilt only when one grew."""
-        if getattr(self, "_history_cache", None) is None:
+        if self._history_cache is None:
             self._history_cache = {name: tuple(v for _, v in pts) for name, pts in self.state.history.items()}
         return self._history_cache
 
@@ -247,27 +325,6 @@ class Evaluation:
     def _burn_in_view(self) -> BurnInView:
         bi = self.config.burn_in
         return BurnInView(start=bi.start, end=bi.end, review=bi.review, clean_days=self.state.clean_days, days=bi.days)
-
-    def _db_down(self, reason: str, now: datetime) -> None:
-        prev = self.state.database
-        since = prev.since if not prev.ok and prev.since else now
-        sup = self._supervisor()
-        if sup is not None and sup.restarting:  # why it is away says more than "connection refused"
-            reason = sup.describe()
-        self.state.database = SourceHealth(name="database", ok=False, reason=reason, since=since)
-
-    def _db_up(self, now: datetime) -> None:
-        if not self.state.database.ok:
-            self.state.database = SourceHealth(name="database", ok=True, since=now)
-
-
-def _ago(td: timedelta) -> str:
-    s = int(td.total_seconds())
-    if s < 120:
-        return f"{s}s"
-    if s < 7200:
-        return f"{s // 60}m"
-    return f"{s // 3600}h"
 
 
 def _short(e: BaseException) -> str:

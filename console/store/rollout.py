@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from checks.models import AuditEvent, RolloutView
+from checks.models import AuditEvent, RolloutAction, RolloutNotice, RolloutView
 from checks.rollout import RolloutState
 
 CHANNEL = "gonogo_rollout"
@@ -42,7 +42,7 @@ async def lock_state(conn, flag: str, first_step: int) -> tuple[RolloutState, da
 
 
 async def write_state(conn, flag: str, new: RolloutState, *, operator: str, now: datetime, actuation: str,
-                      action: str) -> None:
+                      action: RolloutAction) -> None:
     await conn.execute(
         "update gonogo.rollout_state set percentage = %s, state = %s, version = %s, stage_started_at = %s,"
         " soak_elapsed_s = %s, soak_resumed_at = %s, updated_by = %s, updated_at = %s,"
@@ -97,8 +97,9 @@ async def write_head(conn, flag: str, head: str, count: int, signature: str | No
         (head, count, signature, flag))
 
 
-async def notify(conn, payload: dict) -> None:
-    await conn.execute("select pg_notify(%s, %s)", (CHANNEL, json.dumps(payload)))
+async def notify(conn, notice: RolloutNotice) -> None:
+    """Tell every console, at commit (the engine's LISTEN loop validates it back)."""
+    await conn.execute("select pg_notify(%s, %s)", (CHANNEL, notice.model_dump_json(exclude_defaults=True)))
 
 
 async def listen(conn) -> None:

@@ -10,28 +10,19 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from checks.models import Frozen, Snapshot
+from checks.models import ActionRequest, RolloutAction, Snapshot
 from checks.rollout import Refusal, Transition
 from widgets.format import VERDICT_STYLE
 from widgets.literal import literal, visible
 
-
-class ActionRequest(Frozen):
-    action: str
-    reason: str
-    override: bool = False
-    seen_version: int
-    seen_verdict: str = ""  # the verdict the operator confirmed against
-
-
-TITLES = {"advance": "Advance", "hold": "Hold", "resume": "Resume", "rollback": "ROLL BACK"}
+TITLES: dict[RolloutAction, str] = {"advance": "Advance", "hold": "Hold", "resume": "Resume", "rollback": "ROLL BACK"}
 
 
 class ActionDialog(ModalScreen[ActionRequest | None]):
     CSS_PATH = "action.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel_dialog")]
 
-    def __init__(self, action: str, plan: Transition | Refusal, snapshot: Snapshot):
+    def __init__(self, action: RolloutAction, plan: Transition | Refusal, snapshot: Snapshot):
         super().__init__()
         self.action_name = action
         self.plan = plan
@@ -105,4 +96,4 @@ class ActionDialog(ModalScreen[ActionRequest | None]):
             return
         self.dismiss(ActionRequest(action=self.action_name, reason=reason, override=self.override,
                                    seen_version=self.snap.rollout.version if self.snap.rollout else 0,
-                                   seen_verdict=self.snap.verdict.value))
+                                   seen_verdict=self.snap.verdict))
