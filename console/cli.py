@@ -44,6 +44,10 @@ ACTION_HELP: dict[RolloutAction, str] = {
 }
 
 
+# The demo has its own database; a command in another shell reaches it with --demo.
+DEMO_HINT = "gonogo demo: from another shell, add --demo to any command, e.g. `gonogo status --demo`"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # exit 2 with one line, as argparse does, but via our path
         raise UsageError(f"{self.prog}: {message}")
@@ -54,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     # SUPPRESS: a subcommand that is not given --config must not overwrite the global one.
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help="config file (default: ./config.toml, then the XDG config dir)")
+    common.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                        help="act on the running demo (its database, burn-in and service), from another shell")
     p = _Parser(prog="gonogo", description="A terminal console for go/no-go decisions on progressive rollouts.",
                 parents=[common])
     p.add_argument("--version", action="version", version=f"gonogo {__version__}")
@@ -108,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         _out(f"gonogo: bad config: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        if getattr(args, "demo", False) and command != "demo":
+            config = _attach_demo(config)
         return COMMANDS[command](config, args)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED  # neither "GO" nor "done"
@@ -166,10 +174,30 @@ def _tui(config: Config, **kw) -> int:
     return app.return_code or EXIT_OK
 
 
+def _attach_demo(config: Config) -> Config:
+    import psycopg
+
+    from .demo.run import NoDemoHere, attach_demo
+    from .store.embedded import EmbeddedError
+
+    try:
+        return attach_demo(config)
+    except (NoDemoHere, EmbeddedError, psycopg.Error) as e:
+        raise DatabaseUnavailable(str(e)) from e
+
+
+def _demo_has_run(config: Config) -> bool:
+    from .demo.run import DEMO_DB
+    from .store.embedded import pgdata_path
+
+    return pgdata_path(config.database.data_path, DEMO_DB).exists()
+
+
 def _demo(config: Config, args) -> int:
     from .demo.run import DEMO_DB, prepare_demo
 
     _out("gonogo demo: starting the embedded PostgreSQL and the simulated service…", file=sys.stderr)
+    _out(DEMO_HINT, file=sys.stderr)
     demo_config, service = prepare_demo(config, port=args.port, reset=args.reset)
     # The console opens the demo's server as its embedded one (no URL), so it is the
     # process that supervises it: killed, it is started again.
@@ -315,6 +343,10 @@ async def _status(config: Config, *, as_json: bool) -> int:
         for h in history:
             _out(f"  {h.at.isoformat()}  {visible(h.operator):<12} {visible(h.action):<9} {h.from_pct:>3} → {h.to_pct:<3} "
                  f"{visible(h.reason)}")
+    if view.version == 1 and not history and not config.database.url and _demo_has_run(config):
+        # The demo's database is apart from this one: say so, or "0 % idle" reads as the demo's.
+        _out("gonogo: this is the console's own database, never acted on; the demo's is apart"
+             " (add --demo to reach it)", file=sys.stderr)
     return EXIT_OK
 
 

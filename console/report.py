@@ -57,6 +57,8 @@ def render_report(config, snap: Snapshot, history: list[AuditEvent]) -> str:
                   f"- window: {bi.start:%Y-%m-%d %H:%M} UTC → {bi.end:%Y-%m-%d %H:%M} UTC ({bi.days} days)",
                   f"- review: {bi.review:%Y-%m-%d %H:%M} UTC",
                   f"- consecutive clean days: {bi.clean_days} of {bi.days} needed"]
+    else:
+        lines += ["", "## Burn-in", "", "None configured (no `[burn_in]` in the config)."]
     r = snap.rollout
     if r is not None:
         lines += ["", "## Rollout", "", f"- at **{r.percentage} %** of steps {list(r.steps)}, state **{r.state}**, version {r.version}"]

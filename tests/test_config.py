@@ -13,6 +13,7 @@ and the line the message must point at carries the comment `# <-- here`.
 """
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -219,7 +220,8 @@ def test_message_without_text_has_no_line_but_names_the_item():
 
 def test_several_problems_are_counted():
     with pytest.raises(ConfigError) as info:
-        parse_config({"console": {"refresh": "0s", "read_only": "no"}, "burn_in": {"days": 0}})
+        parse_config({"console": {"refresh": "0s", "read_only": "no"},
+                      "burn_in": {"start": "2025-11-11T16:00:00Z", "review": "2025-11-24T09:00:00Z", "days": 0}})
     assert "(2 more problem(s) after this one)" in str(info.value)
 
 
@@ -785,3 +787,29 @@ def test_the_operator_from_the_environment_is_shown_escaped(monkeypatch):
     assert config.operator == "bob\\x1b]0;pwned\\x07\\u202e"
     monkeypatch.setenv("USER", "alice")
     assert config.operator == "alice"
+
+
+QUIET = {"auto_rollback": {"enabled": False}}  # a config with nothing else to check
+
+
+def test_without_a_burn_in_there_is_none_and_no_dates_are_made_up():
+    assert parse_config(QUIET).burn_in is None
+    bi = parse_config({**QUIET, "burn_in": {"start": "2026-01-05T09:00:00Z", "review": "2026-01-13T09:00:00Z"}}).burn_in
+    assert (bi.days, bi.end.isoformat()) == (7, "2026-01-12T09:00:00+00:00")
+
+
+def test_a_burn_in_without_its_start_or_review_names_the_key():
+    with pytest.raises(ConfigError) as info:
+        parse_config({**QUIET, "burn_in": {"days": 7, "review": "2026-01-13T09:00:00Z"}}, path="x.toml")
+    assert str(info.value).startswith("x.toml: [burn_in], key 'start'") and "required" in str(info.value)
+
+
+def test_the_operator_falls_back_to_the_login_name(monkeypatch):
+    import pwd
+
+    for name in ("USER", "LOGNAME"):
+        monkeypatch.delenv(name, raising=False)
+    assert parse_config(QUIET).operator == pwd.getpwuid(os.getuid()).pw_name
+    monkeypatch.setenv("USER", "ann")
+    assert parse_config(QUIET).operator == "ann"
+    assert parse_config({**QUIET, "console": {"operator": "bob"}}).operator == "bob"

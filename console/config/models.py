@@ -350,9 +350,12 @@ def _placeholder_problem(arg: str) -> str | None:
 
 
 class BurnInSection(Section):
-    start: AwareDatetime = datetime.fromisoformat("2025-11-11T16:00:00+00:00")
+    """`[burn_in]`: optional. Without it there is no burn-in to count down to, and
+    the console shows none (it never makes dates up)."""
+
+    start: AwareDatetime
     days: int = Field(default=7, gt=0, le=3650)
-    review: AwareDatetime = datetime.fromisoformat("2025-11-24T09:00:00+00:00")
+    review: AwareDatetime
 
     @model_validator(mode="after")
     def _order(self) -> "BurnInSection":
@@ -384,7 +387,7 @@ class Config(Section):
     alertmanager: AlertmanagerSection = Field(default_factory=AlertmanagerSection)
     alerts: AlertsSection = Field(default_factory=AlertsSection)
     auto_rollback: AutoRollbackSection = Field(default_factory=AutoRollbackSection)
-    burn_in: BurnInSection = Field(default_factory=BurnInSection)
+    burn_in: BurnInSection | None = None
     coverage: CoverageSection = Field(default_factory=CoverageSection)
     actuator: ActuatorSection = Field(default_factory=ActuatorSection)
 
@@ -428,10 +431,11 @@ class Config(Section):
 
     @property
     def operator(self) -> str:
-        """`[console] operator` (checked at load), else $USER / $LOGNAME. The
+        """`[console] operator` (checked at load), else $USER / $LOGNAME, else the login
+        name of this process's user (never "unknown" in an audit trail). The
         environment is not checked at load, so a control character there is shown
         escaped (`bob\\x1b`) rather than failing every action or reaching a terminal."""
-        name = self.console.operator or os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+        name = self.console.operator or os.environ.get("USER") or os.environ.get("LOGNAME") or _login_name()
         return visible(name, limit=100)
 
     def gate(self, name: str) -> Gate:
@@ -458,3 +462,14 @@ def _unique(section: str, names: list[str]) -> None:
                 f"{n!r} is already the name of [[{section}]] #{seen[n] + 1}; names must be unique",
             )
         seen[n] = i
+
+
+def _login_name() -> str:
+    """The name of the user this process runs as (cron and systemd units often have
+    no $USER); its uid only when the system has no name for it."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid {os.getuid()}"

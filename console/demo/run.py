@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
-from ..config import Config
+import psycopg
+
+from ..config import BurnInSection, Config
+from ..store import demo_seed
 from ..store.db import Store
-from ..store.embedded import start_embedded
+from ..store.embedded import pgdata_path, start_embedded
 from ..store.sandbox import grant_reader
 from .seed import seed
 from .service import SimulatedService
@@ -54,13 +57,45 @@ def prepare_demo(config: Config, *, port: int | None = None, reset: bool = False
         asyncio.run(_migrate(url))
         start = asyncio.run(seed(url, components, config.rollout.flag, config.rollout.steps, reset=reset))
         grant_reader(url)  # the demo's SQL gates read schema demo, made by the seed
+        asyncio.run(_remember_port(url, bound))  # for `--demo` in another shell
     except Exception:
         service.stop()
         raise
-    targets = [t.model_copy(update={"url": _with_port(t.url, bound)}) for t in config.targets]
-    burn_in = config.burn_in.model_copy(
-        update={"start": start, "review": start + timedelta(days=config.burn_in.days + 1)}
-    )
+    return _demo_config(config, url=url, start=start, port=bound), service
+
+
+def _demo_config(config: Config, *, url: str, start: datetime, port: int) -> Config:
+    """The config pointed at the demo: its database, its service's port, and the
+    burn-in of its story (ending in a few hours, whatever the config says of one)."""
+    targets = [t.model_copy(update={"url": _with_port(t.url, port)}) for t in config.targets]
+    days = config.burn_in.days if config.burn_in is not None else 7
+    burn_in = BurnInSection(start=start, days=days, review=start + timedelta(days=days + 1))
     database = config.database.model_copy(update={"url": url})
-    demo_config = config.model_copy(update={"targets": targets, "burn_in": burn_in, "database": database})
-    return demo_config, service
+    return config.model_copy(update={"targets": targets, "burn_in": burn_in, "database": database})
+
+
+class NoDemoHere(Exception):
+    """`--demo` where no demo has run (with this config's data_dir)."""
+
+
+def attach_demo(config: Config) -> Config:
+    """The config a command in another shell uses to reach the demo (`--demo`): the
+    demo's own database (started if it is not running), its burn-in and its service."""
+    if not pgdata_path(config.database.data_path, DEMO_DB).exists():
+        raise NoDemoHere(f"no demo has run with data_dir {config.database.data_dir}; start one with `gonogo demo`")
+    url = start_embedded(config.database.data_path, DEMO_DB)
+    meta = asyncio.run(_recall(url))
+    if "burn_in_start" not in meta:
+        raise NoDemoHere("the demo's database holds no demo yet; start one with `gonogo demo`")
+    port = int(meta.get("service_port") or 0) or (urlsplit(config.targets[0].url).port if config.targets else 0) or 0
+    return _demo_config(config, url=url, start=datetime.fromisoformat(meta["burn_in_start"]), port=port)
+
+
+async def _recall(url: str) -> dict[str, str]:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        return await demo_seed.recall(conn)
+
+
+async def _remember_port(url: str, port: int) -> None:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await demo_seed.remember(conn, "service_port", str(port))

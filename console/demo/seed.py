@@ -30,16 +30,16 @@ async def seed(url: str, targets: list[str], flag: str, steps: list[int], *, now
     now = now or datetime.now(timezone.utc)
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await demo_seed.create_schema(conn)
-        kept, last = await demo_seed.seeded(conn)
+        kept, last = (await demo_seed.recall(conn)).get("burn_in_start"), await demo_seed.newest_probe(conn)
         if kept and last and now - last < FRESH_FOR and not reset:
-            return kept
+            return datetime.fromisoformat(kept)
         start = burn_in_start(now)
         key = load_key(create=True)  # before anything is emptied: a key that cannot be used changes nothing
         async with conn.transaction():
             await demo_seed.empty(conn)
             await demo_seed.write_week(conn, targets, start=start, now=now)
             await _write_rollout(conn, flag, steps, key.secret, now)
-            await demo_seed.remember_start(conn, start)
+            await demo_seed.remember(conn, "burn_in_start", start.isoformat())
         return start
 
 

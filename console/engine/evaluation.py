@@ -313,6 +313,8 @@ class Evaluation:
         if self.state.clean_days_at and now - self.state.clean_days_at < timedelta(minutes=1):
             return
         bi = self.config.burn_in
+        if bi is None:  # no burn-in configured: no days to count
+            return
         threshold = 99.98
         for g in self.config.gates:
             if g.probe_metric == "uptime":
@@ -322,8 +324,10 @@ class Evaluation:
         self.state.clean_days = count_clean_days(days, threshold)
         self.state.clean_days_at = now
 
-    def _burn_in_view(self) -> BurnInView:
+    def _burn_in_view(self) -> BurnInView | None:
         bi = self.config.burn_in
+        if bi is None:
+            return None
         return BurnInView(start=bi.start, end=bi.end, review=bi.review, clean_days=self.state.clean_days, days=bi.days)
 
 

@@ -35,11 +35,16 @@ async def create_schema(conn) -> None:
     await conn.execute(DEMO_SCHEMA)
 
 
-async def seeded(conn) -> tuple[datetime | None, datetime | None]:
-    """(the burn-in start the last seed wrote, the newest probe row)."""
-    row = await (await conn.execute("select value from demo.meta where key = 'burn_in_start'")).fetchone()
-    last = (await (await conn.execute("select max(at) from gonogo.probe_results")).fetchone())[0]
-    return (datetime.fromisoformat(row[0]) if row else None), last
+async def recall(conn) -> dict[str, str]:
+    """What the demo remembered (`burn_in_start`, `service_port`); empty before a seed."""
+    exists = await (await conn.execute("select to_regclass('demo.meta') is not null")).fetchone()
+    if not exists[0]:
+        return {}
+    return dict(await (await conn.execute("select key, value from demo.meta")).fetchall())
+
+
+async def newest_probe(conn) -> datetime | None:
+    return (await (await conn.execute("select max(at) from gonogo.probe_results")).fetchone())[0]
 
 
 async def empty(conn) -> None:
@@ -115,9 +120,8 @@ async def write_week(conn, targets: list[str], *, start: datetime, now: datetime
     )
 
 
-async def remember_start(conn, start: datetime) -> None:
+async def remember(conn, key: str, value: str) -> None:
     await conn.execute(
-        "insert into demo.meta (key, value) values ('burn_in_start', %s)"
-        " on conflict (key) do update set value = excluded.value",
-        (start.isoformat(),),
+        "insert into demo.meta (key, value) values (%s, %s) on conflict (key) do update set value = excluded.value",
+        (key, value),
     )
