@@ -155,3 +155,23 @@ async def test_outside_text_holding_nul_is_stored_as_the_screen_shows_it(store):
     await store.raise_alert("am:nul", "alertmanager", "critical", "disk\x00full", "at\x00 /var")
     alert = next(a for a in await store.recent_alerts() if a.fingerprint == "am:nul")
     assert (alert.name, alert.summary) == ("disk\\x00full", "at\\x00 /var")
+
+
+async def test_a_gate_trend_is_bucketed_by_the_database_with_each_buckets_extremes(store, db_url):
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    with psycopg.connect(db_url) as c:
+        # a week of evaluations every 15 s, flat at 0.02 but for one 15-second spike to 7.5
+        c.execute("""
+            insert into gonogo.gate_evaluations (at, gate, value, band)
+            select at, g, case when g = 'error_rate' and at = %s then 7.5 else 0.02 end, 'green'
+            from generate_series(%s::timestamptz, %s::timestamptz, interval '15 seconds') at,
+                 unnest(array['error_rate', 'p95_latency']) g
+        """, (now - timedelta(days=3, seconds=15 * 7), now - timedelta(days=7), now))
+    week = await store.gate_trend("error_rate", now - timedelta(days=7), timedelta(minutes=15))
+    assert 671 <= len(week) <= 673  # 7 days of 15-minute buckets
+    assert [b for b, _, _ in week] == sorted(b for b, _, _ in week)
+    assert all(b.minute % 15 == 0 and b.second == 0 for b, _, _ in week)
+    spikes = [(lo, hi) for _, lo, hi in week if hi > 1]
+    assert spikes == [(0.02, 7.5)]  # the spike is kept, not averaged away
+    hour = await store.gate_trend("p95_latency", now - timedelta(hours=1), timedelta(minutes=1))
+    assert 60 <= len(hour) <= 61 and {hi for _, _, hi in hour} == {0.02}

@@ -180,6 +180,22 @@ class Store(ProbeTables, RolloutTables):
                 out.setdefault(gate, []).append((at, value, band))
             return out
 
+    async def gate_trend(
+        self, gate: str, since: datetime, bucket: timedelta
+    ) -> list[tuple[datetime, float | None, float | None]]:
+        """A gate's recorded values since `since`, one row per `bucket` (start, lowest,
+        highest), oldest first: a week of 15-second evaluations is ~700 points at a
+        15-minute bucket, aggregated by the database. The lowest and the highest are
+        both kept so a chart can draw the worst of each bucket: a spike is not
+        averaged away."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "select date_bin(%s, at, timestamptz '1970-01-01 00:00:00+00') as b, min(value), max(value)"
+                " from gonogo.gate_evaluations where at > %s and gate = %s group by b order by b",
+                (bucket, since, gate),
+            )
+            return [(b, lo, hi) for b, lo, hi in await cur.fetchall()]
+
     # -- alerts ---------------------------------------------------------------------
 
     async def raise_alert(self, fingerprint: str, source: str, severity: str, name: str, summary: str, at: datetime | None = None) -> None:
