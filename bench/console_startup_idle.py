@@ -49,16 +49,27 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def postgres_ticks() -> int:
-    total = 0
+def postgres_ticks(data_dir: Path) -> dict[int, int]:
+    """CPU ticks of each process of the demo's own embedded server (its postmaster, found
+    by its data directory, and the postmaster's children), by pid. Other PostgreSQL
+    servers on the machine (test databases) are not counted; a backend that exits
+    between two readings would otherwise make the difference negative."""
+    procs = {}
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             try:
                 if (p / "comm").read_text().strip() == "postgres":
-                    total += cpu_ticks(int(p.name))
+                    stat = (p / "stat").read_text().rsplit(")", 1)[1].split()
+                    cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    procs[int(p.name)] = (int(stat[1]), cmd, int(stat[11]) + int(stat[12]))
             except OSError:
                 pass
-    return total
+    masters = {pid for pid, (_, cmd, _) in procs.items() if str(data_dir) in cmd}
+    return {pid: t for pid, (ppid, _, t) in procs.items() if pid in masters or ppid in masters}
+
+
+def pg_delta(before: dict[int, int], after: dict[int, int]) -> int:
+    return sum(t - before.get(pid, 0) for pid, t in after.items())
 
 
 def console_pid(shell_pid: int) -> int:
@@ -81,9 +92,9 @@ def run_console(gonogo: str, data_dir: Path, secs: int) -> dict:
         time.sleep(0.02)
     pid = pane_pid(session)
     time.sleep(5)  # let the first evaluations settle
-    c0, p0, w0 = cpu_ticks(pid), postgres_ticks(), time.perf_counter()
+    c0, p0, w0 = cpu_ticks(pid), postgres_ticks(data_dir), time.perf_counter()
     time.sleep(secs)
-    c1, p1, w1 = cpu_ticks(pid), postgres_ticks(), time.perf_counter()
+    c1, p1, w1 = cpu_ticks(pid), postgres_ticks(data_dir), time.perf_counter()
     rss = rss_mb(pid)
     tmux("send-keys", "-t", session, "q")
     time.sleep(2)
@@ -92,7 +103,7 @@ def run_console(gonogo: str, data_dir: Path, secs: int) -> dict:
         "first_frame_s": first if first is not None else float("nan"),
         "cpu_pct": 100 * (c1 - c0) / HZ / (w1 - w0),
         "rss_mb": rss,
-        "pg_cpu_pct": 100 * (p1 - p0) / HZ / (w1 - w0),
+        "pg_cpu_pct": 100 * pg_delta(p0, p1) / HZ / (w1 - w0),
     }
 
 

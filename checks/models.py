@@ -168,6 +168,8 @@ class Alert(Frozen):
     summary: str = ""
     fingerprint: str = ""
     acked: bool = False
+    first_at: datetime | None = None  # when this episode began (`at` is when it was last seen): with the
+    # fingerprint, the identity of one loud event (checks.notices), which rings once
 
 
 RolloutStateName = Literal["idle", "soaking", "held", "rolled_back", "complete"]
@@ -277,6 +279,31 @@ class Snapshot(Frozen):
     leader: bool = False
     auto_rollback: AutoRollbackView | None = None
     history: dict[str, tuple[float | None, ...]] = Field(default_factory=dict)
+    # The newest automatic rollback of the flag in the audit trail, read while its alert
+    # is open and unacknowledged: the banner says from → to, when and why (checks.notices).
+    auto_rollback_event: AuditEvent | None = None
+
+    @property
+    def stance(self) -> "Stance":
+        """What the gates say and what the rollout is, apart (checks.notices.stance),
+        judged at the snapshot's own time: a widget needs nothing but this model."""
+        from .notices import stance  # notices judges with these models: imported when read
+
+        return stance(self.verdict, self.reasons, self.rollout, self.at)
+
+    @property
+    def notices(self) -> tuple["Notice", ...]:
+        """The loud events not yet acknowledged, as every console shows them."""
+        from .notices import loud_notices
+
+        return loud_notices(self.alerts, self.rollout, self.auto_rollback_event)
+
+    @property
+    def notice_lines(self) -> tuple[str, ...]:
+        """The banner's loud lines: the notices, the last line folding those with no room."""
+        from .notices import banner_lines
+
+        return banner_lines(self.notices)
 
 
 RolloutAction = Literal["advance", "hold", "resume", "rollback"]
@@ -324,3 +351,49 @@ class RolloutNotice(Frozen):
     origin: str = ""  # host:pid of the process that acted: a console skips the notice of its own action
     actuation: Actuation = ""
     recovered: str = ""  # what the leader re-applied after a crash (its own screen only)
+
+
+class AlertDetail(Frozen):
+    """One alert as its detail screen shows it: the whole text, where it came from,
+    when it was first and last seen, and who acknowledged it (the feed's `Alert`
+    carries only what a row shows)."""
+
+    fingerprint: str
+    source: str
+    severity: str
+    name: str
+    summary: str = ""
+    first_at: datetime
+    last_at: datetime
+    resolved_at: datetime | None = None
+    acked_at: datetime | None = None
+    acked_by: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)  # Alertmanager's labels; {} for the other sources
+
+
+NoticeKind = Literal["auto_rollback", "actuation", "critical"]
+
+
+class Notice(Frozen):
+    """A loud event (an auto-rollback, a rollout not applied, a new critical alert):
+    a line on the banner of every console until someone acknowledges its alert, and
+    one ring of the bell in each console that saw it happen (checks.notices)."""
+
+    key: str  # the event: its alert's fingerprint and the moment it began; rings once
+    kind: NoticeKind
+    fingerprint: str
+    name: str  # the alert's name, for a folded line ("+ 2 more: DiskFull, …")
+    at: datetime
+    text: str  # outside text inside (reasons, summaries): shown through widgets.literal
+
+
+class Stance(Frozen):
+    """The banner's two statements, kept apart: what the gates say (a recommendation)
+    and what the rollout is (a fact, and whether an advance would pass now)."""
+
+    verdict: Verdict
+    note: str = ""  # under the verdict word: "recommended", "at 0 %" (nothing left to roll back)
+    gates: str  # "ROLLBACK recommended: error_rate red (1.80 %)"
+    rollout: str  # "advance not allowed: soak has 3h 12m left" / "advance allowed: 10 % → 25 %"
+    advance_allowed: bool = False
+    rolled_back: bool = False  # the rollout is rolled back (a fact, not a recommendation)

@@ -15,6 +15,7 @@ from typing import Literal
 
 from checks.audit import AuditReport, finite_gates, head_signature, link, seal, verify_flag
 from checks.models import Actuation, Frozen, RolloutAction, RolloutNotice, Verdict
+from checks.notices import would_do
 from checks.rollout import Refusal, RolloutState, Transition, decide
 
 from .actuators import ActuationError, DatabaseActuator
@@ -270,10 +271,6 @@ def make_controller(config, store: Store) -> RolloutController:
 
 def preview(action: RolloutAction, snapshot, config, now: datetime) -> Transition | Refusal:
     """What `action` would do on what is on screen (the dialog shows it before the
-    operator types a reason). The controller decides again, under a lock, on commit."""
-    v = snapshot.rollout
-    elapsed = v.soak_elapsed_at(now)
-    st = RolloutState(flag=v.flag, percentage=v.percentage, state=v.state, version=v.version,
-                      stage_started_at=v.stage_started_at, soak_elapsed_s=elapsed, soak_resumed_at=None)
-    return decide(action, st, steps=config.rollout.steps, soak_seconds=v.soak_seconds, verdict=snapshot.verdict,
-                  verdict_why="; ".join(snapshot.reasons), now=now, override=False)
+    operator types a reason). The controller decides again, under a lock, on commit.
+    The banner's "advance allowed" asks the same function (checks.notices.would_do)."""
+    return would_do(action, snapshot.rollout, snapshot.verdict, now, verdict_why="; ".join(snapshot.reasons))

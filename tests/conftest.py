@@ -108,7 +108,8 @@ def health_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     server.state = HealthState()  # type: ignore[attr-defined]
-    t = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for serve_forever to look again: every 50 ms, not the default 500 ms
+    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", server.state  # type: ignore[attr-defined]
     server.shutdown()
@@ -168,7 +169,7 @@ def stoppable_pg():
 
 
 async def wait_for(pilot_or_none, predicate, timeout: float = 15.0, what: str = "condition"):
-    """Poll until predicate() is true (pausing the Pilot if given), or fail saying what."""
+    """Poll every 50 ms until predicate() is true (pausing the Pilot if given), or fail saying what."""
     import asyncio
     import time
 
@@ -177,14 +178,21 @@ async def wait_for(pilot_or_none, predicate, timeout: float = 15.0, what: str = 
         if predicate():
             return
         if pilot_or_none is not None:
-            await pilot_or_none.pause(0.1)
+            await pilot_or_none.pause(0.05)
         else:
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def other_console_acts(db_url, operator: str, reason: str, action: str = "advance") -> str:
     """Another process (another console, or the CLI) acts on the rollout."""
+    return other_consoles_act(db_url, [(operator, reason, action)])[0]
+
+
+def other_consoles_act(db_url, acts) -> list[str]:
+    """Another process acts on the rollout once per (operator, reason, action), in
+    order, each its own change (its own transaction, audit row and NOTIFY); one
+    process for them all. Returns each outcome."""
     code = (
         "import asyncio, json, sys\n"
         "from datetime import timedelta\n"
@@ -192,14 +200,15 @@ def other_console_acts(db_url, operator: str, reason: str, action: str = "advanc
         "from console.rollout import RolloutController\n"
         "from console.store.db import Store\n"
         "async def main():\n"
-        "    args = json.loads(sys.argv[2])\n"
         "    s = Store(sys.argv[1]); await s.open()\n"
         "    c = RolloutController(s, flag='phase_4_deployment', steps=[0,5,10,25,50,75,100], soak_for=lambda p: timedelta(0))\n"
-        "    print((await c.act(args['action'], operator=args['operator'], reason=args['reason'], verdict=Verdict.GO)).outcome)\n"
+        "    for args in json.loads(sys.argv[2]):\n"
+        "        print((await c.act(args['action'], operator=args['operator'], reason=args['reason'], verdict=Verdict.GO)).outcome)\n"
         "    await s.close()\n"
         "asyncio.run(main())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, db_url, json.dumps({"operator": operator, "reason": reason, "action": action})],
+    payload = [{"operator": o, "reason": r, "action": a} for o, r, a in acts]
+    out = subprocess.run([sys.executable, "-c", code, db_url, json.dumps(payload)],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
+    return out.stdout.split()

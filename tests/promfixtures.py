@@ -1,7 +1,11 @@
 """Fixtures that run the REAL Prometheus and Alertmanager binaries (Debian's
 `prometheus` and `prometheus-alertmanager`) on free ports of 127.0.0.1, each in its
-own temporary directory, plus an in-process prometheus_client exporter for
-Prometheus to scrape and a TCP listener that accepts and never answers.
+own temporary directory, and a TCP listener that accepts and never answers.
+
+Prometheus gets its demo series from recording rules of its own (evaluated every
+second from its start), not from scraping an exporter: its discovery manager hands
+scrape targets over only after 5 s, so a scraped sample took 6 s to appear; a
+recorded one is there within a second. The queries see the same series either way.
 
 Every process started here is terminated by the fixture that started it (killed if
 it does not stop), also when the test or the fixture's own start-up fails. A binary
@@ -26,7 +30,7 @@ import pytest
 PROMETHEUS = "prometheus"
 ALERTMANAGER = "prometheus-alertmanager"
 START_TIMEOUT = 20.0  # seconds for a binary to answer /-/ready
-SCRAPE_TIMEOUT = 20.0  # seconds for Prometheus to have scraped the exporter
+SCRAPE_TIMEOUT = 20.0  # seconds for Prometheus to have the demo series
 
 DEMO_ERROR_RATIO = 0.25
 DEMO_REQUESTS = {"200": 90.0, "500": 10.0}  # demo_requests_total{code=...}
@@ -138,38 +142,6 @@ def start_server(name: str, workdir: Path, argv_for_port) -> ServerProcess:
     pytest.fail(f"{name} did not become ready on 127.0.0.1:\n{last}", pytrace=False)
 
 
-# -- an exporter for Prometheus to scrape ---------------------------------------
-
-
-@dataclass
-class Exporter:
-    port: int
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
-@pytest.fixture(scope="module")
-def demo_exporter():
-    """prometheus_client on a free port with its own registry: a gauge
-    demo_error_ratio = 0.25 and a counter demo_requests_total with two series."""
-    from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
-
-    registry = CollectorRegistry()
-    Gauge("demo_error_ratio", "Share of failed requests", registry=registry).set(DEMO_ERROR_RATIO)
-    requests = Counter("demo_requests", "Requests served", ["code"], registry=registry)
-    for code, n in DEMO_REQUESTS.items():
-        requests.labels(code=code).inc(n)
-    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
-    try:
-        yield Exporter(port=server.server_port)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
 # -- Prometheus ----------------------------------------------------------------
 
 
@@ -183,21 +155,27 @@ def _prometheus_argv(binary: str, config: Path, storage: Path):
     ]
 
 
-def start_prometheus(workdir: Path, scrape_targets: list[str]) -> ServerProcess:
+# The demo series, as a scrape of an exporter would have them (job "demo"): a gauge
+# demo_error_ratio = 0.25 and a counter demo_requests_total with two series.
+DEMO_SERIES = [("demo_error_ratio", DEMO_ERROR_RATIO, {})] + [
+    ("demo_requests_total", n, {"code": code}) for code, n in DEMO_REQUESTS.items()]
+
+
+def start_prometheus(workdir: Path, recorded: list[tuple[str, float, dict[str, str]]]) -> ServerProcess:
+    """A Prometheus whose recording rules write `recorded` (name, value, labels; job
+    "demo") every second."""
     binary = binary_or_skip(PROMETHEUS)
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "prometheus.yml"
-    lines = ["global:", "  scrape_interval: 1s", "  evaluation_interval: 1s", "scrape_configs:"]
-    if scrape_targets:
-        lines += [
-            "  - job_name: demo",
-            "    scrape_interval: 1s",
-            "    scrape_timeout: 1s",
-            "    static_configs:",
-            "      - targets: [" + ", ".join(f"'{t}'" for t in scrape_targets) + "]",
-        ]
-    else:
-        lines[-1] = "scrape_configs: []"
+    lines = ["global:", "  scrape_interval: 1s", "  evaluation_interval: 1s", "scrape_configs: []"]
+    if recorded:
+        rules = workdir / "demo.rules.yml"
+        rule_lines = ["groups:", "  - name: demo", "    interval: 1s", "    rules:"]
+        for name, value, labels in recorded:
+            rule_lines += [f"      - record: {name}", f"        expr: vector({value!r})", "        labels:",
+                           "          job: demo"] + [f'          {k}: "{v}"' for k, v in labels.items()]
+        rules.write_text("\n".join(rule_lines) + "\n")
+        lines += ["rule_files:", f"  - {rules}"]
     config.write_text("\n".join(lines) + "\n")
     return start_server(PROMETHEUS, workdir, _prometheus_argv(binary, config, workdir / "data"))
 
@@ -217,10 +195,10 @@ def wait_for_sample(server: ServerProcess, query: str, timeout: float = SCRAPE_T
 
 
 @pytest.fixture(scope="module")
-def prometheus(demo_exporter, tmp_path_factory):
-    """A real Prometheus that has already scraped the demo exporter."""
+def prometheus(tmp_path_factory):
+    """A real Prometheus that already has the demo series (DEMO_SERIES)."""
     binary_or_skip(PROMETHEUS)
-    server = start_prometheus(tmp_path_factory.mktemp("prometheus"), [demo_exporter.target])
+    server = start_prometheus(tmp_path_factory.mktemp("prometheus"), DEMO_SERIES)
     try:
         wait_for_sample(server, "demo_error_ratio")
         wait_for_sample(server, 'demo_requests_total{code="500"}')

@@ -1,6 +1,7 @@
-"""`promql_value` against a real Prometheus (Debian's 2.42 binary) scraping a real
-prometheus_client exporter, and against the faults a source can have: a bad query,
-a stopped server, a server that never answers, 5xx, junk and huge bodies."""
+"""`promql_value` against a real Prometheus (Debian's 2.42 binary) holding demo series
+(written by its own recording rules: tests/promfixtures.py), and against the faults
+a source can have: a bad query, a stopped server, a server that never answers, 5xx,
+junk and huge bodies."""
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +18,6 @@ from tests.promfixtures import (  # noqa: F401  (fixtures)
     DEMO_ERROR_RATIO,
     PASSWORD,
     client,
-    demo_exporter,
     prometheus,
     silent_listener,
     stoppable_prometheus,

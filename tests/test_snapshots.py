@@ -68,11 +68,13 @@ def fixed_snapshot(database_ok=True) -> Snapshot:
     )
 
 
-def _app(snapshot):
+def _app(snapshot, theme: str | None = None):
     config = parse_config({"console": {"operator": "alice"}, "auto_rollback": {"enabled": False}})
     app = make_app(config, clock=lambda: NOW, start_engine=False)
 
     async def show(pilot):
+        if theme is not None:
+            app.theme = theme
         app.snapshot = snapshot
         await pilot.pause(0.2)
 
@@ -87,3 +89,17 @@ def test_dashboard_rollback_verdict(snap_compare):
 def test_dashboard_database_down_is_stale(snap_compare):
     app, show = _app(fixed_snapshot(database_ok=False))
     assert snap_compare(app, terminal_size=(160, 48), run_before=show)
+
+
+# The layout follows the terminal: each size from the smallest supported to a large one
+# (120x36 is test_dashboard_rollback_verdict's).
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48), (200, 60)],
+                         ids=lambda size: f"{size[0]}x{size[1]}")
+def test_dashboard_at_size(snap_compare, size):
+    app, show = _app(fixed_snapshot())
+    assert snap_compare(app, terminal_size=size, run_before=show)
+
+
+def test_dashboard_light_theme(snap_compare):
+    app, show = _app(fixed_snapshot(), theme="textual-light")
+    assert snap_compare(app, terminal_size=(120, 36), run_before=show)

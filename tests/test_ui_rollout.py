@@ -33,6 +33,13 @@ def dialog_text(app) -> str:
     return " ".join(str(w.render()) for w in app.screen.query("Static"))
 
 
+async def dialog_says(pilot, app, *needles: str) -> None:
+    """Wait until the action dialog is on screen saying every one of `needles`: on a
+    loaded machine it may be drawn after the key press has returned."""
+    await wait_for(pilot, lambda: isinstance(app.screen, ActionDialog) and all(n in dialog_text(app) for n in needles),
+                   timeout=5, what=f"the dialog saying {needles}")
+
+
 async def ready(pilot, app):
     await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.rollout is not None
                    and app.snapshot.verdict.value == "GO" and app.engine is not None, what="GO with rollout state")
@@ -44,22 +51,21 @@ async def test_advance_with_a_reason_then_override_needs_the_flag_typed(db_url, 
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
         await pilot.press("a")
-        assert isinstance(app.screen, ActionDialog)
-        assert "will do: 0 % → 5 % of phase_4_deployment" in dialog_text(app)
-        assert "verdict now:  GO" in dialog_text(app)
+        await dialog_says(pilot, app, "will do: 0 % → 5 % of phase_4_deployment", "verdict now:  GO")
         await pilot.press("enter")  # a stray Enter: no reason, nothing happens
-        assert isinstance(app.screen, ActionDialog) and "a reason is required" in dialog_text(app)
+        await dialog_says(pilot, app, "a reason is required")
         await pilot.press(*keys("canary clean"), "enter")
         await wait_for(pilot, lambda: state(db_url)[0] == 5, what="advanced in the database")
         assert events(db_url) == [("tester", "advance", 0, 5, "canary clean", False)]
         await wait_for(pilot, lambda: app.snapshot.rollout.percentage == 5, what="shown")
-        # the 12 h soak has not elapsed: the dialog says so and asks for an override
-        await pilot.press("a")
-        assert "refused now: soak has 11h 59m left" in dialog_text(app) or "refused now: soak has 12h" in dialog_text(app)
-        assert "OVERRIDE" in dialog_text(app)
+        # the 12 h soak has not elapsed: `a` is greyed out; `A` opens the override
+        await pilot.press("A")
+        await wait_for(pilot, lambda: isinstance(app.screen, ActionDialog) and "OVERRIDE" in dialog_text(app) and (
+            "refused now: soak has 11h 59m left" in dialog_text(app) or "refused now: soak has 12h" in dialog_text(app)),
+            timeout=5, what="the dialog refusing for the soak, offering an override")
         await pilot.press(*keys("review board said go"), "enter")  # Enter moves to the confirmation
         await pilot.press(*keys("phase_4"), "enter")  # not the full flag name
-        assert isinstance(app.screen, ActionDialog) and "type the flag name" in dialog_text(app)
+        await dialog_says(pilot, app, "type the flag name")
         assert state(db_url)[0] == 5
         await pilot.press(*keys("_deployment"), "enter")
         await wait_for(pilot, lambda: state(db_url)[0] == 10, what="override applied")
@@ -74,16 +80,16 @@ async def test_rollback_needs_the_flag_name_and_escape_cancels(db_url, health_se
         await pilot.press("a", *keys("start"), "enter")
         await wait_for(pilot, lambda: state(db_url)[0] == 5, what="at 5 %")
         await pilot.press("r")
-        assert "will do: 5 % → 0 % of phase_4_deployment (at once)" in dialog_text(app)
+        await dialog_says(pilot, app, "will do: 5 % → 0 % of phase_4_deployment (at once)")
         await pilot.press(*keys("oops"), "escape")
-        assert not isinstance(app.screen, ActionDialog)
+        await wait_for(pilot, lambda: not isinstance(app.screen, ActionDialog), timeout=5, what="the dialog closed")
         assert state(db_url)[:2] == (5, "soaking")
         await pilot.press("r", *keys("p95 climbing"), "enter", *keys(FLAG), "enter")
         await wait_for(pilot, lambda: state(db_url)[1] == "rolled_back", what="rolled back")
         assert state(db_url)[0] == 0 and events(db_url)[-1][1:5] == ("rollback", 5, 0, "p95 climbing")
         await pilot.press("H")
-        assert isinstance(app.screen, HistoryScreen)
-        await wait_for(pilot, lambda: app.screen.query_one("DataTable").row_count == 2, what="history rows")
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen)
+                       and app.screen.query_one("DataTable").row_count == 2, what="history rows")
         await pilot.press("escape")
 
 
@@ -93,14 +99,14 @@ async def test_hold_then_resume_with_h(db_url, health_server):
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
         await pilot.press("h")
-        assert isinstance(app.screen, ActionDialog) and "refused now: nothing to hold" in dialog_text(app)
+        await dialog_says(pilot, app, "refused now: nothing to hold")
         await pilot.press("escape")
         await pilot.press("a", *keys("go"), "enter")
         await wait_for(pilot, lambda: app.snapshot.rollout.state == "soaking", what="soaking")
         await pilot.press("h", *keys("investigating p95"), "enter")
         await wait_for(pilot, lambda: state(db_url)[1] == "held" and app.snapshot.rollout.state == "held", what="held")
         await pilot.press("h")
-        assert "resume phase_4_deployment at 5 %" in dialog_text(app)
+        await dialog_says(pilot, app, "resume phase_4_deployment at 5 %")
         await pilot.press(*keys("false alarm"), "enter")
         await wait_for(pilot, lambda: state(db_url)[1] == "soaking", what="resumed")
 

@@ -1,8 +1,13 @@
-"""The alert feed: newest first, coloured by severity, with time and source."""
+"""The alert feed: newest first, coloured by severity, with time and source.
+
+The feed keeps the row the operator selected across refreshes by the alert's
+fingerprint (a new alert arriving on top must not move the cursor onto another
+alert just before `k` acknowledges it), and shows only the alerts that match its
+filter (`matches`), set by the screen from the `/` input (`AlertFilter`)."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from checks.models import Alert
 
@@ -10,29 +15,71 @@ from .format import SEVERITY_STYLE
 from .literal import literal, visible
 
 SOURCE_TAG = {"rule": "rule", "alertmanager": "am", "events": "event", "rollout": "rollout"}
+NONE_KEY = "-none-"  # the placeholder row ("loading…", "no alerts")
+
+
+def matches(alert: Alert, query: str) -> bool:
+    """Every word of `query` is found, case-insensitively, in the alert's severity,
+    source, name or summary: `critical`, `P1`, `am disk` all filter as one expects."""
+    hay = " ".join((alert.severity, alert.source, SOURCE_TAG.get(alert.source, ""), alert.name,
+                    alert.summary)).casefold()
+    return all(word in hay for word in query.casefold().split())
+
+
+class AlertFilter(Input):
+    """The `/` prompt of the feed. Shown while it is being typed or holds a filter."""
+
+    DEFAULT_CSS = """
+    AlertFilter, AlertFilter:focus { display: none; height: 1; border: none; padding: 0 1; }
+    AlertFilter.-active { display: block; }
+    """
 
 
 class AlertFeed(DataTable):
     def __init__(self, **kw):
         super().__init__(cursor_type="row", **kw)
-        self._shown: tuple[Alert, ...] | None = None
+        self._alerts: tuple[Alert, ...] | None = None  # what the snapshot holds
+        self._shown: tuple[Alert, ...] | None = None  # what is on screen (the filter applied)
+        self.query_text = ""
 
-    def loading(self) -> None:
+    # Not `loading`: that name is Textual's reactive, and a method there made the feed
+    # count as loading, so focus skipped it and no alert could be selected.
+    def show_loading(self) -> None:
         if self._shown is None and self.row_count == 0:
-            self.add_row("", "", Text("loading…", style="dim italic"), key="-none-")
+            self.add_row("", "", Text("loading…", style="dim italic"), key=NONE_KEY)
 
     def on_mount(self) -> None:
         self.add_column("Time", key="at")
         self.add_column("Sev", key="sev")
         self.add_column("Alert", key="name")
 
+    def set_filter(self, query: str) -> None:
+        self.query_text = query.strip()
+        if self._alerts is not None:
+            self._render(self._alerts)
+
     def show(self, alerts: tuple[Alert, ...]) -> None:
-        if alerts == self._shown:
+        if alerts == self._alerts:
             return  # alerts change rarely: redraw only when they do
-        self._shown = alerts
-        keep = self.cursor_row
+        self._alerts = alerts
+        self._render(alerts)
+
+    @property
+    def total(self) -> int:
+        return len(self._alerts or ())
+
+    @property
+    def shown_count(self) -> int:
+        return len(self._shown or ())
+
+    def _render(self, alerts: tuple[Alert, ...]) -> None:
+        chosen = self.selected
+        keep_fp = chosen.fingerprint if chosen is not None else None
+        keep_row = self.cursor_row
+        shown = tuple(a for a in alerts if matches(a, self.query_text)) if self.query_text else alerts
+        self._shown = shown
         self.clear()
-        for a in alerts:
+        for a in shown:
             style = "dim" if a.acked else SEVERITY_STYLE.get(a.severity.lower(), "")
             # The state goes first, where a narrow panel still shows it.
             name = Text()
@@ -50,10 +97,14 @@ class AlertFeed(DataTable):
                 name,
                 key=a.fingerprint or None,
             )
-        if alerts:
-            self.move_cursor(row=min(max(keep, 0), len(alerts) - 1))
+        if shown:
+            # The same alert stays selected, wherever it moved; if it is gone, the
+            # cursor stays at its place in the list.
+            row = next((i for i, a in enumerate(shown) if keep_fp and a.fingerprint == keep_fp), keep_row)
+            self.move_cursor(row=min(max(row, 0), len(shown) - 1), animate=False)
         else:
-            self.add_row("", "", Text("no alerts", style="dim italic"), key="-none-")
+            empty = f"no alert matches “{visible(self.query_text, limit=60)}”" if self.query_text else "no alerts"
+            self.add_row("", "", Text(empty, style="dim italic"), key=NONE_KEY)
 
     @property
     def selected(self) -> Alert | None:

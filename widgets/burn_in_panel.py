@@ -10,6 +10,7 @@ from textual.widgets import Static
 from checks.durations import duration_text
 from checks.models import BurnInView
 
+from .format import BAND_CLASSES, band_css
 from .ticker import Ticker
 
 
@@ -21,9 +22,13 @@ def countdown(td: timedelta) -> str:
 
 
 class BurnInPanel(Static):
+    COMPONENT_CLASSES = BAND_CLASSES | {"burn-in--ends", "burn-in--review", "burn-in--value"}
     DEFAULT_CSS = """
     BurnInPanel { height: auto; }
-    """
+    BurnInPanel > .burn-in--ends { color: $text-accent; text-style: bold; }
+    BurnInPanel > .burn-in--review { color: $text-primary; text-style: bold; }
+    BurnInPanel > .burn-in--value { text-style: bold; }
+    """ + band_css("BurnInPanel")
     view: reactive[BurnInView | None] = reactive(None)
 
     def __init__(self, clock, **kw):
@@ -40,20 +45,27 @@ class BurnInPanel(Static):
     def render(self) -> Text:
         v = self.view
         if v is None:
-            return Text("burn-in not loaded yet", style="dim")
+            return Text("burn-in not loaded yet", style=self.get_component_rich_style("band--muted", partial=True))
         now = self._clock()
+        style = lambda name: self.get_component_rich_style(name, partial=True)  # noqa: E731 (the theme's)
+        dim, width = style("band--muted"), self.content_size.width
         fmt = "%a %H:%MZ"
-        out = Text()
+
+        def line(label: str, value: str, value_style, at: str, tail: str = "") -> Text:
+            # A narrow panel keeps the countdown and drops the date after it, not the reverse.
+            out = Text(label, style=dim).append(value, style=value_style)
+            extra = f"  {at}" if at else tail
+            if not width or out.cell_len + len(extra) <= width:
+                out.append(extra, style=dim)
+            return out
+
         if now < v.start:
-            out.append("starts in  ", style="dim").append(countdown(v.start - now), style="bold")
+            first = line("starts in  ", countdown(v.start - now), style("burn-in--value"), v.start.strftime(fmt))
         elif now < v.end:
-            out.append("ends in    ", style="dim").append(countdown(v.end - now), style="bold cyan")
+            first = line("ends in    ", countdown(v.end - now), style("burn-in--ends"), v.end.strftime(fmt))
         else:
-            out.append("ended      ", style="dim").append(countdown(v.end - now), style="bold")
-        out.append(f"  {v.end.strftime(fmt)}\n", style="dim")
-        out.append("review in  ", style="dim").append(countdown(v.review - now), style="bold magenta")
-        out.append(f"  {v.review.strftime(fmt)}\n", style="dim")
-        style = "bold green" if v.clean_days >= v.days else "bold yellow" if v.clean_days else "bold red"
-        out.append("clean days ", style="dim").append(f"{v.clean_days} of {v.days}", style=style)
-        out.append(" in a row (GO needs all)", style="dim")
-        return out
+            first = line("ended      ", countdown(v.end - now), style("burn-in--value"), v.end.strftime(fmt))
+        review = line("review in  ", countdown(v.review - now), style("burn-in--review"), v.review.strftime(fmt))
+        band = "band--green" if v.clean_days >= v.days else "band--yellow" if v.clean_days else "band--red"
+        clean = line("clean days ", f"{v.clean_days} of {v.days}", style(band), "", " in a row (GO needs all)")
+        return Text("\n").join([first, review, clean])

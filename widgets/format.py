@@ -3,6 +3,41 @@ from __future__ import annotations
 
 from checks.models import Band
 
+# A band is told by its symbol and its word as well as by its colour: a monochrome
+# terminal, NO_COLOR or a colour-blind reader still tells red from yellow.
+BAND_SYMBOL = {Band.GREEN: "●", Band.YELLOW: "▲", Band.RED: "✖", Band.UNKNOWN: "?"}
+
+
+def band_label(band: Band) -> str:
+    """`✖ RED`, `▲ YELLOW`, `● GREEN`, `? UNKNOWN`."""
+    return f"{BAND_SYMBOL[band]} {band.value.upper()}"
+
+
+# The colours come from the theme: a widget declares these component classes (see
+# `BAND_CSS`) and reads them with `get_component_rich_style`, so a light theme gets
+# its own readable greens and reds. The `$text-*` variants are the theme's colours
+# made readable as text on its background ($warning itself is yellow on white);
+# $foreground-muted, not $text-muted: the `auto` colour of the latter is worked out
+# against no background in a component style, and comes out white on a light theme.
+BAND_CLASS = {Band.GREEN: "band--green", Band.YELLOW: "band--yellow", Band.RED: "band--red",
+              Band.UNKNOWN: "band--unknown"}
+BAND_CLASSES = {*BAND_CLASS.values(), "band--stale", "band--muted"}
+
+
+def band_css(widget: str) -> str:
+    """The component-class rules for the band styles, scoped to `widget`."""
+    return f"""
+    {widget} > .band--green {{ color: $text-success; text-style: bold; }}
+    {widget} > .band--yellow {{ color: $text-warning; text-style: bold; }}
+    {widget} > .band--red {{ color: $text-error; text-style: bold; }}
+    {widget} > .band--unknown {{ color: $text-secondary; text-style: bold; }}
+    {widget} > .band--stale {{ color: $foreground; background: $warning-muted; text-style: bold; }}
+    {widget} > .band--muted {{ color: $foreground-muted; }}
+    """
+
+
+# Rich styles for the places that have no widget to read a theme from (a dialog's
+# Text built before it is mounted, the CLI). Kept for those importers.
 BAND_STYLE = {
     Band.GREEN: "bold green",
     Band.YELLOW: "bold yellow",

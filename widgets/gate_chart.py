@@ -1,11 +1,15 @@
 """The selected gate's recent history, with its green and red thresholds."""
 from __future__ import annotations
 
+from rich.text import Text
+from textual.color import Color
 from textual_plotext import PlotextPlot
 
 from checks.models import GateReading
 
 from .literal import visible
+
+MIN_ROWS = 6  # below this plotext draws axes over each other: say so instead
 
 
 class GateChart(PlotextPlot):
@@ -16,8 +20,29 @@ class GateChart(PlotextPlot):
     def __init__(self, **kw):
         super().__init__(**kw)
         self._shown: tuple | None = None
+        self._args: tuple = (None, ())
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # The lines take the theme's colours when they are plotted: a new theme replots.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._replot())
+
+    def _replot(self) -> None:
+        self._shown = None
+        self.show(*self._args)
+
+    def _colour(self, name: str, fallback: str):
+        """A theme colour as plotext takes it, an (r, g, b) tuple."""
+        value = self.app.theme_variables.get(name)
+        return Color.parse(value).rgb if value else fallback
+
+    def render(self):
+        if self.size.height < MIN_ROWS:
+            return Text("history: too few rows to draw", style="italic")
+        return super().render()
 
     def show(self, gate: GateReading | None, values: tuple) -> None:
+        self._args = (gate, values)
         key = (gate.name if gate else None, values, gate.bands if gate else None)
         if key == self._shown:
             return
@@ -25,7 +50,6 @@ class GateChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.theme("pro")
         if gate is None:
             plt.title("select a gate (↑/↓)")
             self.refresh()
@@ -39,10 +63,10 @@ class GateChart(PlotextPlot):
         plt.xlabel("minutes ago")
         if pts:
             xs, ys = zip(*pts)
-            plt.plot(list(xs), list(ys), marker="braille", color="cyan")
+            plt.plot(list(xs), list(ys), marker="braille", color=self._colour("accent", "cyan"))
             if gate.bands:
-                plt.hline(gate.bands.green.threshold, "green")
-                plt.hline(gate.bands.red.threshold, "red")
+                plt.hline(gate.bands.green.threshold, self._colour("success", "green"))
+                plt.hline(gate.bands.red.threshold, self._colour("error", "red"))
                 lo = min(min(ys), gate.bands.green.threshold, gate.bands.red.threshold)
                 hi = max(max(ys), gate.bands.green.threshold, gate.bands.red.threshold)
                 pad = (hi - lo) * 0.1 or 1

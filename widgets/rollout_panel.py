@@ -11,47 +11,61 @@ from textual.widgets import ProgressBar, Static
 from checks.durations import duration_text
 from checks.models import AutoRollbackView, RolloutView
 
+from .format import BAND_CLASSES, band_css
 from .literal import literal, visible
 from .ticker import Ticker
 
-STATE_STYLE = {"idle": "cyan", "soaking": "bold green", "held": "bold yellow",
-               "rolled_back": "bold red", "complete": "bold green"}
+# Each state is said in words; its colour is the theme's, from these component classes.
+STATE_CLASS = {"idle": "rollout--idle", "soaking": "band--green", "held": "band--yellow",
+               "rolled_back": "band--red", "complete": "band--green"}
+ROLLOUT_CSS = """
+    RolloutPanel > .rollout--idle { color: $text-accent; }
+    RolloutPanel > .rollout--current { color: $text-primary; text-style: bold reverse; }
+    RolloutPanel > .rollout--alarm { color: $text; background: $error-muted; text-style: bold; }
+"""
 
 
-def ladder(steps, current: int) -> Text:
+def _plain(name: str):
+    return ""  # no theme to read (a test, the CLI): plain text
+
+
+def ladder(steps, current: int, style=_plain) -> Text:
+    """`0 → 5 → [10] → 25 … %`: the steps done, the current one (bracketed, so it reads
+    without colour) and the steps to come. `style(component_class)` gives the colours."""
     out = Text()
     for i, s in enumerate(steps):
         if i:
-            out.append(" → ", style="dim")
+            out.append(" → ", style=style("band--muted"))
         if s == current:
-            out.append(f"[{s}]", style="bold black on cyan")  # a Text: the brackets stay brackets
+            out.append(f"[{s}]", style=style("rollout--current"))  # a Text: the brackets stay brackets
         elif s < current:
-            out.append(f"{s}", style="green")
+            out.append(f"{s}", style=style("band--green"))
         else:
-            out.append(f"{s}", style="dim")
-    out.append(" %", style="dim")
+            out.append(f"{s}", style=style("band--muted"))
+    out.append(" %", style=style("band--muted"))
     return out
 
 
-def auto_rollback_line(a: AutoRollbackView | None) -> Text:
+def auto_rollback_line(a: AutoRollbackView | None, style=_plain) -> Text:
     """`auto-rollback armed: error_rate, p95_latency red 5m × 3`, or while a watched
     gate is red, how far it is from firing."""
     if a is None:
         return Text("")
     if not a.enabled:
-        return Text("auto-rollback off", style="dim")
+        return Text("auto-rollback off", style=style("band--muted"))
     if not a.breaching:
-        return Text.assemble(("auto-rollback armed: ", "dim"),
+        return Text.assemble(("auto-rollback armed: ", style("band--muted")),
                              f"{visible(', '.join(a.gates), limit=200)} red {duration_text(a.sustain_seconds)} × {a.consecutive}")
-    out = Text("auto-rollback: ", style="bold red")
+    out = Text("✖ auto-rollback: ", style=style("band--red"))
     parts = [f"{visible(b.gate, limit=60)} red {duration_text(b.seconds)} of {duration_text(a.sustain_seconds)},"
              f" {b.evaluations} evals (min {a.consecutive})" for b in a.breaching]
-    out.append("; ".join(parts), style="bold red")
+    out.append("; ".join(parts), style=style("band--red"))
     return out
 
 
 class RolloutPanel(Vertical):
-    DEFAULT_CSS = """
+    COMPONENT_CLASSES = BAND_CLASSES | {"rollout--idle", "rollout--current", "rollout--alarm"}
+    DEFAULT_CSS = band_css("RolloutPanel") + ROLLOUT_CSS + """
     RolloutPanel { height: auto; }
     RolloutPanel > #ladder { height: auto; }
     RolloutPanel > #state { height: auto; }
@@ -76,6 +90,16 @@ class RolloutPanel(Vertical):
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.ticker.on_timer)
+        # The colours are baked into the texts: a new theme redraws them.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._restyle())
+
+    def _style(self, name: str):
+        return self.get_component_rich_style(name, partial=True)
+
+    def _restyle(self) -> None:
+        self._ladder_key = self._state_text = None
+        self.watch_view(self.view)
+        self.watch_auto(self.auto)
 
     def watch_view(self, view: RolloutView | None) -> None:
         if view is None:
@@ -83,29 +107,29 @@ class RolloutPanel(Vertical):
         key = (view.steps, view.percentage)
         if key != self._ladder_key:  # the view's clock fields change every second; the ladder rarely
             self._ladder_key = key
-            self.query_one("#ladder", Static).update(ladder(view.steps, view.percentage))
+            self.query_one("#ladder", Static).update(ladder(view.steps, view.percentage, self._style))
         self.ticker.tick()
 
     def watch_auto(self, auto: AutoRollbackView | None) -> None:
-        self.query_one("#auto", Static).update(auto_rollback_line(auto))
+        self.query_one("#auto", Static).update(auto_rollback_line(auto, self._style))
 
     def _tick(self) -> None:
         v = self.view
         if v is None:
             return
         left = v.soak_left_at(self._clock())
-        state = Text.assemble((v.state.replace("_", " "), STATE_STYLE.get(v.state, "")))
+        state = Text.assemble((v.state.replace("_", " "), self._style(STATE_CLASS.get(v.state, "band--muted"))))
         if v.state in ("soaking", "held"):
             state.append(f"  soak {duration_text(left)} left of {duration_text(v.soak_seconds)}")
             if v.state == "held":
-                state.append("  paused", style="yellow")
+                state.append("  paused", style=self._style("band--yellow"))
         if v.actuation == "failed":
-            state.append("\nNOT APPLIED to the system: ", style="bold white on red")
+            state.append("\n✖ NOT APPLIED to the system: ", style=self._style("rollout--alarm"))
             state.append(" ")
-            state.append(literal(v.actuation_error, style="bold red", limit=300))
-            state.append(" · R retries", style="bold red")
+            state.append(literal(v.actuation_error, style=self._style("band--red"), limit=300))
+            state.append(" · R retries", style=self._style("band--red"))
         elif v.actuation == "pending":
-            state.append("\napplying to the system…", style="yellow")
+            state.append("\napplying to the system…", style=self._style("band--yellow"))
         # Updating a Static re-lays the screen out: only when the text changed.
         if state != self._state_text:
             self._state_text = state

@@ -51,6 +51,10 @@ class ConsoleSection(Section):
     refresh: Annotated[timedelta, _duration_within("the refresh", MAX_INTERVAL, MIN_REFRESH)] = timedelta(seconds=1)
     operator: Annotated[str, BeforeValidator(lambda v: _no_control(v, "the operator"))] = ""  # empty: $USER
     read_only: bool = False
+    # Ring the terminal's bell once for each loud event (an auto-rollback, a rollout not
+    # applied, a new critical alert) that happens while this console runs. A bool,
+    # strictly: "yes" or 1 is an error naming the key, never silently off.
+    bell: bool = True
 
 
 class DatabaseSection(Section):

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from checks.breach import assess
 from checks.models import AutoRollbackView, Band, GateReading, RolloutView
+from checks.notices import AUTO_ROLLBACK_PREFIX
 from checks.verdict import format_value
 from checks.verdict import reasons as verdict_reasons
 from checks.verdict import verdict as decide
@@ -88,10 +89,16 @@ class AutoRollback:
             expect_version=rollout.version,
         )
         log.warning("%s: %s", reason, result.message)
-        await self.store.raise_alert(
-            f"rollout:auto_rollback:{self.config.rollout.flag}", "rollout", "critical",
-            "auto-rollback", f"{result.message} ({reason})",
-        )
+        if result.outcome != "done":
+            return  # refused (the rollout changed meanwhile): judged again at the next evaluation
+        # Every console's banner says AUTO-ROLLED BACK until someone acknowledges this
+        # alert (checks.notices). The last one is resolved first, so this rollback is a
+        # new episode (new first_at, not acknowledged) even if the last was acked but
+        # never resolved: otherwise a second auto-rollback would stay silent.
+        fingerprint = f"{AUTO_ROLLBACK_PREFIX}{self.config.rollout.flag}"
+        await self.store.resolve_alerts([fingerprint])
+        await self.store.raise_alert(fingerprint, "rollout", "critical", "auto-rollback",
+                                     f"{result.message} ({reason})")
 
     def _view(self, runs: tuple = ()) -> AutoRollbackView:
         ar = self.config.auto_rollback

@@ -21,7 +21,8 @@ from checks.bands import judge
 from checks.burn_in import count_clean_days
 from checks.coverage import bucket_for, coverage, describe, enough
 from checks.durations import duration_text
-from checks.models import Band, BurnInView, GateReading, Snapshot, SourceHealth
+from checks.models import AuditEvent, Band, BurnInView, GateReading, Snapshot, SourceHealth
+from checks.notices import AUTO_ROLLBACK_PREFIX, event_key
 from checks.verdict import reasons as verdict_reasons
 from checks.verdict import verdict as decide
 
@@ -95,6 +96,8 @@ class Evaluation:
         self.gate_reader = ProbeGateReader()
         self._targets_of: dict[str, tuple[list[str], timedelta]] = {}
         self._history_cache: dict[str, tuple] | None = None
+        # (the open auto-rollback alert's event key, its audit event): read once per alert
+        self._auto_event: tuple[str, AuditEvent | None] | None = None
 
     # -- what the engine's loops hand in ----------------------------------------
 
@@ -180,6 +183,7 @@ class Evaluation:
                     self.config.rollout.flag, self.config.rollout.steps, self.config.rollout.soak_for
                 )
                 alerts = tuple(await self.store.recent_alerts(50))
+                await self._read_auto_event(alerts)
                 await self._refresh_clean_days(now)
                 await self._record(now, readings, rollout)
                 self._db_up(now)
@@ -209,9 +213,23 @@ class Evaluation:
             leader=self.leading(),
             auto_rollback=self.auto.view,
             history=self._history_view(),
+            auto_rollback_event=self._auto_event[1] if self._auto_event else None,
         )
         self.snapshot = snap
         return snap
+
+    async def _read_auto_event(self, alerts) -> None:
+        """The audit event of an open, unacknowledged auto-rollback alert (the banner
+        says from → to, when and why: checks.notices): read when such an alert
+        appears, kept while it stays, dropped once it is acknowledged."""
+        fp = f"{AUTO_ROLLBACK_PREFIX}{self.config.rollout.flag}"
+        alert = next((a for a in alerts if a.fingerprint == fp and not a.acked), None)
+        if alert is None:
+            self._auto_event = None
+            return
+        key = event_key(alert)
+        if self._auto_event is None or self._auto_event[0] != key:
+            self._auto_event = (key, await self.store.last_auto_rollback(self.config.rollout.flag))
 
     def _gate_targets(self, gate: Gate) -> tuple[list[str], timedelta]:
         """The targets a probe gate reads, and the longest interval among them (worked

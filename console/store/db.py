@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from checks.models import Alert, GateReading
+from checks.models import Alert, AlertDetail, GateReading
 
 from ..secrets import one_line
 from .probes import ProbeTables
@@ -242,8 +242,8 @@ class Store(ProbeTables, RolloutTables):
         """Open alerts newest first, then those resolved in the last hour."""
         async with self.connection() as conn:
             cur = await conn.execute(
-                "select last_at, source, severity, name, summary, fingerprint, acked_at is not null, resolved_at"
-                " from gonogo.alerts where resolved_at is null or resolved_at > now() - interval '1 hour'"
+                "select last_at, source, severity, name, summary, fingerprint, acked_at is not null, resolved_at,"
+                " first_at from gonogo.alerts where resolved_at is null or resolved_at > now() - interval '1 hour'"
                 " order by (resolved_at is null) desc, last_at desc limit %s",
                 (limit,),
             )
@@ -251,10 +251,26 @@ class Store(ProbeTables, RolloutTables):
                 Alert(
                     at=at, source=src, severity=sev, name=name,
                     summary=(summary if res is None else f"resolved · {summary}"),
-                    fingerprint=fp, acked=acked or res is not None,
+                    fingerprint=fp, acked=acked or res is not None, first_at=first_at,
                 )
-                for at, src, sev, name, summary, fp, acked, res in await cur.fetchall()
+                for at, src, sev, name, summary, fp, acked, res, first_at in await cur.fetchall()
             ]
+
+    async def alert_detail(self, fingerprint: str) -> AlertDetail | None:
+        """One alert by its fingerprint (the unique index), whatever its state; None
+        if it is gone (pruned 35 days after it resolved)."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "select fingerprint, source, severity, name, summary, first_at, last_at, resolved_at, acked_at,"
+                " coalesce(acked_by, '') from gonogo.alerts where fingerprint = %s",
+                (fingerprint,),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        fp, src, sev, name, summary, first_at, last_at, resolved_at, acked_at, acked_by = row
+        return AlertDetail(fingerprint=fp, source=src, severity=sev, name=name, summary=summary, first_at=first_at,
+                           last_at=last_at, resolved_at=resolved_at, acked_at=acked_at, acked_by=acked_by)
 
     # -- leadership -------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ from checks.coverage import LONG_WINDOW
 from checks.probe_windows import covered_by_masks
 
 PRUNE_BATCH = 20_000  # rows per DELETE: well inside the statement timeout
+RECENT_TARGETS = 200  # recent_probes: a detail screen reads at most this many targets ...
+RECENT_PER_TARGET = 20  # ... and this many rows of each
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,29 @@ class ProbeTables:
             else:
                 epoch = int(data)
         return ProbeRead([r if r is not None else SliceResult() for r in results], latest, epoch)
+
+    async def recent_probes(self, targets: Sequence[str], per_target: int = 5) -> dict[str, list[ProbeResult]]:
+        """Each target's newest `per_target` probe results, newest first (a gate's
+        detail screen): one statement, each target read by its (target, at desc)
+        index with a limit, so the cost is the rows returned, however long the
+        table. At most RECENT_TARGETS targets and RECENT_PER_TARGET rows each."""
+        names = list(dict.fromkeys(targets))[:RECENT_TARGETS]
+        limit = max(1, min(per_target, RECENT_PER_TARGET))
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "select t.target, r.at, r.ok, r.status, r.latency_ms, r.reason"
+                " from unnest(%s::text[]) with ordinality as t(target, n)"
+                " cross join lateral (select x.at, x.ok, x.status, x.latency_ms, x.reason from gonogo.probe_results x"
+                "   where x.target = t.target order by x.at desc limit %s) r"
+                " order by t.n, r.at desc",
+                (names, limit),
+            )
+            rows = await cur.fetchall()
+        out: dict[str, list[ProbeResult]] = {name: [] for name in names}
+        for target, at, ok, status, latency_ms, reason in rows:
+            out[target].append(ProbeResult(target=target, at=at, ok=ok, status=status, latency_ms=latency_ms,
+                                           reason=reason or ""))
+        return out
 
     async def count_5xx(self, window: timedelta) -> int:
         async with self.connection() as conn:

@@ -213,6 +213,23 @@ class RolloutTables:
             actuation_error=actuation_error,
         )
 
+    async def last_auto_rollback(self, flag: str) -> AuditEvent | None:
+        """The newest automatic rollback of `flag` (the banner's AUTO-ROLLED BACK line),
+        read backwards along rollout_events_flag."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                "select at, operator, action, from_pct, to_pct, reason, automatic, override, verdict"
+                " from gonogo.rollout_events where flag = %s and automatic and action = 'rollback'"
+                " order by id desc limit 1",
+                (flag,),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        at, op, action, f, t, reason, auto, ovr, verdict = row
+        return AuditEvent(at=at, operator=op, action=action, from_pct=f, to_pct=t, reason=reason, automatic=auto,
+                          override=ovr, verdict=verdict)
+
     async def rollout_history(self, flag: str) -> list[AuditEvent]:
         """The audit trail, oldest first."""
         async with self.connection() as conn:

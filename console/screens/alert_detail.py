@@ -1,0 +1,105 @@
+"""Enter on an alert: its whole text (the feed cuts it to one line), its labels,
+where it came from, when it was first and last seen, and who acknowledged it.
+
+Pushed by the App with the alert as the feed holds it, so its text is there at
+once; the App reads the rest (first seen, who acked, labels) in a worker and hands
+it over (`show`), or says why it could not (`failed`)."""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from checks.models import Alert, AlertDetail
+from widgets.literal import literal, visible
+
+from .gate_detail import clock
+
+SOURCE_NAME = {"rule": "the console's alert rules", "alertmanager": "Alertmanager",
+               "events": "the events table", "rollout": "the rollout", "database": "the embedded database"}
+
+
+class AlertDetailScreen(Screen):
+    CSS_PATH = "alert_detail.tcss"
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back", tooltip="Close the alert's detail", id="close_detail")]
+
+    def __init__(self, alert: Alert):
+        super().__init__()
+        self.alert = alert
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="alert-detail-box"):
+            yield Static(self._head(), id="alert-detail-head")
+            yield Static(Text("reading when it was first seen and who acknowledged it…", style="dim italic"),
+                         id="alert-detail-more")
+        yield Footer()
+
+    def _head(self) -> Text:
+        a = self.alert
+        out = Text()
+        out.append(literal(a.severity.upper() if a.severity.lower().startswith("p") else a.severity, style="bold",
+                           limit=20))
+        out.append("  ")
+        out.append(literal(a.name, style="bold", limit=1000))
+        out.append("\n\n")
+        # The whole summary, on as many lines as it has (the feed shows one).
+        out.append(literal(a.summary, multiline=True, limit=8000) if a.summary else Text("(no summary)", style="dim"))
+        out.append("\n")
+        return out
+
+    def _show(self, detail: AlertDetail | None) -> None:
+        more = self.query_one("#alert-detail-more", Static)
+        if detail is None:
+            more.update(Text("this alert is no longer in the database (pruned after it resolved)", style="dim"))
+            return
+        out = Text()
+
+        def row(label: str, value: Text | str) -> None:
+            out.append(f"{label:>12}  ", style="bold")
+            out.append(value if isinstance(value, Text) else literal(value, limit=1000))
+            out.append("\n")
+
+        row("source", f"{SOURCE_NAME.get(detail.source, detail.source)} ({detail.source})")
+        row("first seen", clock(detail.first_at))
+        row("last seen", clock(detail.last_at))
+        row("state", f"resolved at {clock(detail.resolved_at)}" if detail.resolved_at else "firing")
+        if detail.acked_at is not None:
+            row("acked", Text.assemble(literal(detail.acked_by or "(unknown)", limit=100), f" at {clock(detail.acked_at)}"))
+        else:
+            row("acked", Text("not acknowledged: k acknowledges it", style="bold"))
+        row("fingerprint", detail.fingerprint)
+        if detail.labels:
+            out.append("\n")
+            out.append("labels\n", style="bold")
+            for key, value in sorted(detail.labels.items()):
+                out.append(f"  {visible(key, limit=100)} = ", style="dim")
+                out.append(literal(value, limit=1000))
+                out.append("\n")
+        elif detail.source == "alertmanager":
+            row("labels", Text("none stored for this alert", style="dim"))
+        more.update(out)
+
+    def _failed(self, why: str) -> None:
+        self.query_one("#alert-detail-more", Static).update(
+            Text(f"cannot read the rest of this alert: {visible(why, limit=300)}", style="bold red"))
+
+    # The App's worker may answer before the screen is composed: the answer waits for it.
+    def show(self, *args) -> None:
+        self._answer(self._show, *args)
+
+    def failed(self, why: str) -> None:
+        self._answer(self._failed, why)
+
+    def _answer(self, render, *args) -> None:
+        if self.is_mounted:
+            render(*args)
+        else:
+            self._pending = (render, args)
+
+    def on_mount(self) -> None:
+        pending, self._pending = getattr(self, "_pending", None), None
+        if pending is not None:
+            pending[0](*pending[1])
