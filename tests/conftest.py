@@ -212,3 +212,15 @@ def other_consoles_act(db_url, acts) -> list[str]:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return out.stdout.split()
+
+
+@pytest.fixture
+def utc_tz(monkeypatch):
+    """The process's local zone is UTC for the test (screens that show local time)."""
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

@@ -4,7 +4,6 @@ import contextlib
 from datetime import datetime, timedelta, timezone
 
 import psycopg
-import pytest
 
 from checks.models import Band, ProbeResult, Verdict
 from checks.burn_in import count_clean_days
@@ -132,7 +131,7 @@ async def _rollout_at_10(db_url):
                   " stage_started_at = now(), soak_resumed_at = now()")
 
 
-def _auto_config(db_url, base):
+def _auto_config(db_url, base, **extra):
     # Every duration scaled down together (probes and refresh every 250 ms, a 1 s window,
     # a 3 s sustain): a breach shorter than the sustain minus the window never rolls back.
     return make_config(
@@ -140,6 +139,7 @@ def _auto_config(db_url, base):
         gates=[{"name": "error_rate", "source": "probe", "window": "1s"}],
         console={"refresh": "250ms", "operator": "tester"},
         auto_rollback={"enabled": True, "gates": ["error_rate"], "sustain": "3s", "consecutive": 3},
+        **extra,
     )
 
 

@@ -2,7 +2,6 @@
 value and band, and which target is down; and the gates table repainting only when a
 cell changed. A snapshot only says "changed"; these say what is missing."""
 import io
-import time
 
 import pytest
 from rich.console import Console
@@ -17,12 +16,8 @@ BAND_WORD = {Band.GREEN: "● GREEN", Band.YELLOW: "▲ YELLOW", Band.RED: "✖ 
 
 
 @pytest.fixture(autouse=True)
-def _utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+def _utc(utc_tz):
+    """Times on screen in UTC, whatever this machine's zone."""
 
 
 def one_target_down():

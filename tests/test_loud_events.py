@@ -4,7 +4,7 @@ acknowledges them; the banner says what the gates recommend apart from what the
 rollout is. The decisions (checks.notices) are tested as values; the console with
 Pilot, against a real database and a real health endpoint."""
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -19,6 +19,7 @@ from console.rollout import preview
 from widgets.verdict_banner import VerdictBanner
 
 from .conftest import make_config, wait_for
+from .test_engine import _auto_config as engine_auto_config
 from .test_snapshots import NOW, _app, fixed_snapshot
 
 FLAG = "phase_4_deployment"
@@ -27,12 +28,8 @@ QUIET = {"auto_rollback": {"enabled": False}}
 
 
 @pytest.fixture(autouse=True)
-def _utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+def _utc(utc_tz):
+    """Times on screen in UTC, whatever this machine's zone."""
 
 
 def view(pct=25, state="soaking", left=3 * 3600 + 12 * 60, **kw) -> RolloutView:
@@ -202,16 +199,10 @@ async def test_the_bell_rings_once_per_new_event_and_bell_false_is_silent():
 
 
 def _auto_config(db_url, base):
-    # As tests/test_engine.py's sustained-breach tests: every duration scaled down
-    # together. The 1-hour error-rate rule is kept quiet, so the loud events are the
-    # red gate's critical alert and the auto-rollback.
-    return make_config(
-        db_url, base, interval="250ms",
-        gates=[{"name": "error_rate", "source": "probe", "window": "1s"}],
-        console={"refresh": "250ms", "operator": "tester"},
-        auto_rollback={"enabled": True, "gates": ["error_rate"], "sustain": "3s", "consecutive": 3},
-        alerts={"cost_query": "", "events_query": "", "interval": "250ms", "error_rate_1h": 100.0},
-    )
+    # As tests/test_engine.py's sustained-breach tests, with the 1-hour error-rate rule
+    # kept quiet, so the loud events are the red gate's critical alert and the auto-rollback.
+    return engine_auto_config(
+        db_url, base, alerts={"cost_query": "", "events_query": "", "interval": "250ms", "error_rate_1h": 100.0})
 
 
 def _rollout_at_10(db_url):

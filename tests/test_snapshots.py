@@ -1,7 +1,6 @@
 """Screen snapshots of the dashboard rendering a fixed Snapshot at a fixed clock and
 size (no engine, no I/O): a regression net for the layout. Update deliberately with
 `scripts/test tests/test_snapshots.py --snapshot-update` and look at the diff."""
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,12 +14,8 @@ NOW = datetime(2026, 11, 24, 3, 12, 5, tzinfo=timezone.utc)
 
 
 @pytest.fixture(autouse=True)
-def _utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+def _utc(utc_tz):
+    """Times on screen in UTC, whatever this machine's zone."""
 
 
 def fixed_snapshot(database_ok=True) -> Snapshot:

@@ -10,11 +10,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from checks.models import Alert, AlertDetail
 from widgets.literal import literal, visible
+
+from .answered import AnsweredScreen
 
 from .gate_detail import clock
 
@@ -22,7 +23,7 @@ SOURCE_NAME = {"rule": "the console's alert rules", "alertmanager": "Alertmanage
                "events": "the events table", "rollout": "the rollout", "database": "the embedded database"}
 
 
-class AlertDetailScreen(Screen):
+class AlertDetailScreen(AnsweredScreen):
     CSS_PATH = "alert_detail.tcss"
     BINDINGS = [Binding("escape", "app.pop_screen", "Back", tooltip="Close the alert's detail", id="close_detail")]
 
@@ -89,17 +90,3 @@ class AlertDetailScreen(Screen):
     # The App's worker may answer before the screen is composed: the answer waits for it.
     def show(self, *args) -> None:
         self._answer(self._show, *args)
-
-    def failed(self, why: str) -> None:
-        self._answer(self._failed, why)
-
-    def _answer(self, render, *args) -> None:
-        if self.is_mounted:
-            render(*args)
-        else:
-            self._pending = (render, args)
-
-    def on_mount(self) -> None:
-        pending, self._pending = getattr(self, "_pending", None), None
-        if pending is not None:
-            pending[0](*pending[1])

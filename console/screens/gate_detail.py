@@ -14,17 +14,19 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from checks.durations import duration_text
 from checks.models import Bands, GateReading, ProbeResult
+from checks.times import local_zone, time_text
 from widgets.format import band_label
 from widgets.literal import literal, visible
 
+from .answered import AnsweredScreen
+
 
 def clock(at: datetime | None) -> str:
-    return "—" if at is None else at.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    return "—" if at is None else time_text(at, local_zone(), date=True)
 
 
 def bands_text(bands: Bands | None) -> str:
@@ -35,7 +37,7 @@ def bands_text(bands: Bands | None) -> str:
     return f"green {bands.green} · yellow between · red {bands.red} ({better} is better)"
 
 
-class GateDetailScreen(Screen):
+class GateDetailScreen(AnsweredScreen):
     CSS_PATH = "gate_detail.tcss"
     BINDINGS = [Binding("escape", "app.pop_screen", "Back", tooltip="Close the gate's detail", id="close_detail")]
 
@@ -117,17 +119,3 @@ class GateDetailScreen(Screen):
     # The App's worker may answer before the screen is composed: the answer waits for it.
     def show_probes(self, *args) -> None:
         self._answer(self._show_probes, *args)
-
-    def failed(self, why: str) -> None:
-        self._answer(self._failed, why)
-
-    def _answer(self, render, *args) -> None:
-        if self.is_mounted:
-            render(*args)
-        else:
-            self._pending = (render, args)
-
-    def on_mount(self) -> None:
-        pending, self._pending = getattr(self, "_pending", None), None
-        if pending is not None:
-            pending[0](*pending[1])

@@ -218,28 +218,25 @@ class RolloutTables:
         read backwards along rollout_events_flag."""
         async with self.connection() as conn:
             cur = await conn.execute(
-                "select at, operator, action, from_pct, to_pct, reason, automatic, override, verdict"
-                " from gonogo.rollout_events where flag = %s and automatic and action = 'rollback'"
-                " order by id desc limit 1",
+                f"select {_AUDIT_COLUMNS} from gonogo.rollout_events where flag = %s and automatic"
+                " and action = 'rollback' order by id desc limit 1",
                 (flag,),
             )
             row = await cur.fetchone()
-        if row is None:
-            return None
-        at, op, action, f, t, reason, auto, ovr, verdict = row
-        return AuditEvent(at=at, operator=op, action=action, from_pct=f, to_pct=t, reason=reason, automatic=auto,
-                          override=ovr, verdict=verdict)
+        return None if row is None else _audit_event(row)
 
     async def rollout_history(self, flag: str) -> list[AuditEvent]:
         """The audit trail, oldest first."""
         async with self.connection() as conn:
             cur = await conn.execute(
-                "select at, operator, action, from_pct, to_pct, reason, automatic, override, verdict"
-                " from gonogo.rollout_events where flag = %s order by id",
-                (flag,),
-            )
-            return [
-                AuditEvent(at=at, operator=op, action=action, from_pct=f, to_pct=t, reason=reason, automatic=auto,
-                           override=ovr, verdict=verdict)
-                for at, op, action, f, t, reason, auto, ovr, verdict in await cur.fetchall()
-            ]
+                f"select {_AUDIT_COLUMNS} from gonogo.rollout_events where flag = %s order by id", (flag,))
+            return [_audit_event(row) for row in await cur.fetchall()]
+
+
+_AUDIT_COLUMNS = "at, operator, action, from_pct, to_pct, reason, automatic, override, verdict"
+
+
+def _audit_event(row) -> AuditEvent:
+    at, op, action, f, t, reason, auto, ovr, verdict = row
+    return AuditEvent(at=at, operator=op, action=action, from_pct=f, to_pct=t, reason=reason, automatic=auto,
+                      override=ovr, verdict=verdict)
