@@ -1,4 +1,5 @@
 """The command line as scripts use it: exit codes, JSON, errors without tracebacks."""
+import asyncio
 import json
 import subprocess
 import sys
@@ -221,20 +222,38 @@ def test_watch_interrupted_exits_130_and_an_empty_reason_is_bad_usage(tmp_path, 
 
 def test_a_bug_exits_1_with_its_traceback_in_the_log_not_3(tmp_path, db_url, health_server, monkeypatch, capsys):
     from console import cli
+    from console.cli.common import Command, store_session
 
     base, _ = health_server
     cfg = write_config(tmp_path, db_url, base)
 
-    async def broken(config, *, as_json):
-        async with cli._store(config) as store:
+    async def broken(config):
+        async with store_session(config) as store:
             await store.rollout_view(config.rollout.flag, config.rollout.steps, config.rollout.soak_for)
             raise KeyError("no such column: percentage")  # what a bug looks like: not a database fault
 
-    monkeypatch.setattr(cli, "_status", broken)
-    monkeypatch.setitem(cli.COMMANDS, "status", lambda config, args: cli.asyncio.run(cli._status(config, as_json=False)))
+    monkeypatch.setitem(cli.COMMANDS, "status", Command("status", lambda config, args: asyncio.run(broken(config))))
     code = cli.main(["status", "--config", str(cfg)])
     err = capsys.readouterr().err
     assert code == 1 and "internal error in `status`" in err and "a bug" in err and "Traceback" not in err
     log = err.split("the traceback is in ")[1].rstrip().rstrip(")")
     text = open(log).read()
     assert "Traceback" in text and "no such column: percentage" in text
+
+
+def test_watch_prints_again_when_only_the_database_reason_changes():
+    """An outage whose reason changes (refused, then timing out) is news to whoever
+    tails `gonogo watch`: the line is printed again, with the new reason."""
+    from checks.models import SourceHealth, Verdict
+    from console.cli.running import watch_line
+
+    class Snap:
+        verdict, reasons, leader = Verdict.HOLD, ("database unavailable",), True
+        at = datetime(2026, 11, 26, 3, 0)
+
+        def __init__(self, reason):
+            self.database = SourceHealth(name="database", ok=False, reason=reason)
+
+    (k1, line1), (k2, line2) = watch_line(Snap("connection refused")), watch_line(Snap("timed out after 2s"))
+    assert k1 != k2 and "connection refused" in line1 and "timed out after 2s" in line2
+    assert watch_line(Snap("connection refused"))[0] == k1

@@ -66,7 +66,7 @@ async def test_status_of_a_flag_never_acted_on_writes_nothing(store):
 async def test_report_check_and_the_console_agree_on_the_demo(tmp_path, monkeypatch, capsys):
     """The console (a leading engine), `check` and `report` on the real demo: the same
     gates, SQL and PromQL-free demo gates included, in the same bands."""
-    from console import cli
+    from console.cli import reading, report
     from console.config import load_config
     from console.demo.run import prepare_demo
 
@@ -85,10 +85,10 @@ async def test_report_check_and_the_console_agree_on_the_demo(tmp_path, monkeypa
                 await asyncio.sleep(0.2)
             console = {g.name: g.band.value for g in engine.snapshot.gates}
             assert "unknown" not in console.values(), engine.snapshot.gates
-            assert await cli._check(config, as_json=True) in (0, 1)
+            assert await reading.check(config, as_json=True) in (0, 1)
             checked = {g["name"]: g["band"] for g in json.loads(capsys.readouterr().out)["gates"]}
             out = tmp_path / "report.md"
-            assert await cli._report(config, str(out)) == 0
+            assert await report.report(config, str(out)) == 0
             report = out.read_text()
             after = {g.name: g.band.value for g in engine.snapshot.gates}
     finally:
