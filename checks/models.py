@@ -6,7 +6,7 @@ value and skip a redraw when nothing changed.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import Literal, get_args
 
@@ -170,6 +170,9 @@ class Alert(Frozen):
     acked: bool = False
     first_at: datetime | None = None  # when this episode began (`at` is when it was last seen): with the
     # fingerprint, the identity of one loud event (checks.notices), which rings once
+    labels: dict[str, str] = Field(default_factory=dict)  # Alertmanager's, bounded (checks.alertmanager); the
+    # feed leaves them out, the alert's detail reads them back from the store
+    labels_left_out: int = 0  # labels beyond the bound, counted, not kept
 
 
 RolloutStateName = Literal["idle", "soaking", "held", "rolled_back", "complete"]
@@ -217,6 +220,7 @@ class AuditEvent(Frozen):
     verdict: str
     automatic: bool = False
     override: bool = False
+    review: "ReviewRecord | None" = None  # a go/no-go review's decision and marks (action "review")
 
     @property
     def marks(self) -> str:
@@ -282,6 +286,8 @@ class Snapshot(Frozen):
     # The newest automatic rollback of the flag in the audit trail, read while its alert
     # is open and unacknowledged: the banner says from → to, when and why (checks.notices).
     auto_rollback_event: AuditEvent | None = None
+    # When each value of `history` was recorded (the chart's clock axis); empty: 15 s apart, ending at `at`.
+    history_at: dict[str, tuple[datetime, ...]] = Field(default_factory=dict)
 
     @property
     def stance(self) -> "Stance":
@@ -304,6 +310,18 @@ class Snapshot(Frozen):
         from .notices import banner_lines
 
         return banner_lines(self.notices)
+
+    def stance_in(self, zone: "tzinfo") -> "Stance":
+        """`stance`, its times written in `zone` (the console's zone, or UTC)."""
+        from .notices import stance
+
+        return stance(self.verdict, self.reasons, self.rollout, self.at, zone)
+
+    def notice_lines_in(self, zone: "tzinfo") -> tuple[str, ...]:
+        """`notice_lines`, their times written in `zone`."""
+        from .notices import banner_lines, loud_notices
+
+        return banner_lines(loud_notices(self.alerts, self.rollout, self.auto_rollback_event, zone))
 
 
 RolloutAction = Literal["advance", "hold", "resume", "rollback"]
@@ -351,6 +369,7 @@ class RolloutNotice(Frozen):
     origin: str = ""  # host:pid of the process that acted: a console skips the notice of its own action
     actuation: Actuation = ""
     recovered: str = ""  # what the leader re-applied after a crash (its own screen only)
+    review: str = ""  # a go/no-go review was recorded: its decision, "GO" or "NO-GO" (action stays None)
 
 
 class AlertDetail(Frozen):
@@ -369,6 +388,7 @@ class AlertDetail(Frozen):
     acked_at: datetime | None = None
     acked_by: str = ""
     labels: dict[str, str] = Field(default_factory=dict)  # Alertmanager's labels; {} for the other sources
+    labels_left_out: int = 0  # how many more labels the alert had than were kept (checks.alertmanager)
 
 
 NoticeKind = Literal["auto_rollback", "actuation", "critical"]
@@ -397,3 +417,125 @@ class Stance(Frozen):
     rollout: str  # "advance not allowed: soak has 3h 12m left" / "advance allowed: 10 % → 25 %"
     advance_allowed: bool = False
     rolled_back: bool = False  # the rollout is rolled back (a fact, not a recommendation)
+
+
+ReviewDecisionName = Literal["GO", "NO-GO"]
+REVIEW_DECISIONS: tuple[ReviewDecisionName, ...] = get_args(ReviewDecisionName)
+
+
+class CriterionMark(Frozen):
+    """One burn-in criterion as the reviewer saw and marked it: the gate's reading at
+    that moment (checks.review.criteria) and the reviewer's mark. Unmarked is not
+    accepted: a GO needs every criterion accepted, or an override."""
+
+    gate: str
+    value: float | None = None
+    shown: str = ""  # the value as the screen showed it (GateReading.shown)
+    band: Band = Band.UNKNOWN
+    window: str = ""
+    coverage: float | None = None  # the fraction of the window the data covers; None: not a windowed gate
+    accepted: bool = False
+    note: str = ""  # the reviewer's, outside text: shown through widgets.literal
+
+
+class ReviewDecision(Frozen):
+    """What a reviewer records (the review screen's dialog, `gonogo review`): the
+    RolloutController writes it as a `review` event of the audit trail."""
+
+    decision: ReviewDecisionName
+    reason: str
+    present: str = ""  # the names of the others present, free text
+    criteria: tuple[CriterionMark, ...] = ()
+    override: bool = False  # GO recorded over a criterion not accepted
+    seen_version: int | None = None  # the rollout version the reviewer saw; None: not checked (a script)
+
+
+class ReviewRecord(Frozen):
+    """A recorded review, read back from the audit trail (Store.reviews): who decided
+    what, when, at which percentage and verdict, and each criterion's mark."""
+
+    id: int  # the audit event's id
+    at: datetime
+    operator: str
+    decision: ReviewDecisionName
+    reason: str
+    present: str = ""
+    override: bool = False
+    verdict: str  # the gates' verdict when the decision was recorded
+    percentage: int
+    criteria: tuple[CriterionMark, ...] = ()
+
+    def review_json(self) -> dict:
+        """The shape `gonogo review --json` prints for a recorded review."""
+        return {"id": self.id, "at": self.at.isoformat(), "operator": self.operator, "decision": self.decision,
+                "reason": self.reason, "present": self.present, "override": self.override, "verdict": self.verdict,
+                "percentage": self.percentage, "criteria": [c.model_dump(mode="json") for c in self.criteria]}
+
+
+class ChartView(Frozen):
+    """What the history chart draws for one gate over one window (checks.times
+    CHART_WINDOWS), read by the App: the gate's recorded values folded into buckets
+    by the database (the 1 h window too; the chart adds the trend recorded since), and
+    the rollout's actions in the window, marked on the chart."""
+
+    gate: str
+    window: str  # "1h", "24h", "7d"
+    start: datetime
+    end: datetime
+    points: tuple[tuple[datetime, float | None, float | None], ...] = ()  # (bucket start, lowest, highest)
+    events: tuple[AuditEvent, ...] = ()
+    failed: str = ""  # why the last read did not answer (the points shown are the last that did)
+
+
+NotifyKind = Literal["auto_rollback", "actuator_failure", "critical_alert_opened", "critical_alert_resolved",
+                     "review_decision", "rollout_action"]
+
+
+class NotifyEvent(Frozen):
+    """One event a `[[notify]]` webhook may be told of, read by the leader from the row
+    it comes from (Store.notify_events). `key` is derived from that row (an audit
+    event's id, an alert episode, a rollout version), so whichever leader reads it,
+    whenever, it is the same event: the outbox sends it once per webhook. Text fields
+    are outside text (operators, reasons, summaries)."""
+
+    key: str
+    kind: NotifyKind
+    at: datetime
+    flag: str = ""
+    action: str = ""  # the audit row's action (advance, hold, resume, rollback, review)
+    from_pct: int | None = None
+    to_pct: int | None = None
+    operator: str = ""
+    reason: str = ""
+    automatic: bool = False
+    override: bool = False
+    verdict: str = ""  # the gates' verdict at an action; a review's decision (GO / NO-GO)
+    severity: str = ""  # alerts
+    name: str = ""
+    summary: str = ""  # an alert's summary, an actuator's error
+    source: str = ""
+
+
+class EvidenceTable(Frozen):
+    """The rows behind a sql gate's number (its `evidence` query), every cell as text:
+    outside text, shown through widgets.literal."""
+
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    more: bool = False  # the query had more rows than are shown
+    error: str = ""  # why there are none (refused, timed out)
+
+
+class CriterionEvidence(Frozen):
+    """What the review screen shows under a criterion on Enter: its chart over the
+    period, the failed probes among the newest of its targets, the rollout's actions
+    and auto-rollbacks in the period, and the evidence query's rows."""
+
+    gate: str
+    since: datetime
+    chart: ChartView | None = None  # the 7-day window, the rollout's actions marked on it
+    failed_probes: tuple[ProbeResult, ...] = ()
+    probes_read: int = 0  # how many recent probes the failed ones were found among
+    actions: tuple[AuditEvent, ...] = ()
+    table: EvidenceTable | None = None
+    error: str = ""  # the database did not answer

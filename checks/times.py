@@ -7,14 +7,15 @@ on screen. Durations are `checks.durations`.
 """
 from __future__ import annotations
 
+import os
 from datetime import datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def zone_named(name: str) -> tzinfo:
-    """The zone a config names: "" for the machine's own, "UTC", or an IANA name
+    """The zone a config names: "" or "local" for the machine's own, "UTC", or an IANA name
     ("Europe/Berlin"). Raises ValueError with the name when there is no such zone."""
-    if not name:
+    if not name or name.lower() == "local":
         return local_zone()
     if name.upper() in ("UTC", "Z"):
         return timezone.utc
@@ -26,18 +27,33 @@ def zone_named(name: str) -> tzinfo:
 
 
 def local_zone() -> tzinfo:
-    """The machine's zone now (its offset and abbreviation, e.g. CET)."""
+    """The machine's zone: by its name where the machine gives one ($TZ, or the
+    /etc/localtime link), so a console left running over a change to summer time
+    follows it; else the offset and abbreviation it has now."""
+    for name in (os.environ.get("TZ", "").removeprefix(":"), _linked_zone()):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                pass
     return datetime.now().astimezone().tzinfo or timezone.utc
 
 
-def time_text(at: datetime, zone: tzinfo, *, date: bool = False, seconds: bool = True) -> str:
+def _linked_zone() -> str:
+    target = os.path.realpath("/etc/localtime")
+    return target.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in target else ""
+
+
+def time_text(at: datetime, zone: tzinfo, *, date: bool = False, seconds: bool = True, weekday: bool = False) -> str:
     """`at` in `zone`, with the zone written: `03:12:09 UTC`; with `date`,
-    `2026-11-25 03:12:09 UTC`. A naive `at` is taken as UTC (the database's and
-    the engine's clocks are UTC)."""
+    `2026-11-25 03:12:09 UTC`; with `weekday`, `Thu 03:12:09 UTC` (a deadline within
+    the week). A naive `at` is taken as UTC (the database's and the engine's clocks
+    are UTC)."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=timezone.utc)
     local = at.astimezone(zone)
-    shown = local.strftime(("%Y-%m-%d " if date else "") + ("%H:%M:%S" if seconds else "%H:%M"))
+    day = "%Y-%m-%d " if date else "%a " if weekday else ""
+    shown = local.strftime(day + ("%H:%M:%S" if seconds else "%H:%M"))
     return f"{shown} {zone_label(local)}"
 
 
@@ -83,3 +99,41 @@ def clock_ticks(start: datetime, end: datetime, zone: tzinfo, max_ticks: int = 6
         ticks.append((at, at.strftime("%H:%M")))
         t += step
     return ticks
+
+
+# The history chart's windows: how far back each looks, and the bucket the database
+# folds a gate's recorded evaluations into for it (Store.gate_trend; the 1 h window
+# is the engine's own trend, one point per recorded evaluation). A week at an hour a
+# bucket is 168 points, a day at 15 minutes 96: what a chart of any width can show.
+CHART_WINDOWS: dict[str, tuple[timedelta, timedelta]] = {
+    "1h": (timedelta(hours=1), timedelta(minutes=1)),
+    "24h": (timedelta(hours=24), timedelta(minutes=15)),
+    "7d": (timedelta(days=7), timedelta(hours=1)),
+}
+WINDOW_WORDS = {"1h": "last 1 h", "24h": "last 24 h", "7d": "last 7 d"}
+MAX_MARKERS = 50  # more actions than this in one window: the newest are marked
+
+
+def zone_name(zone: tzinfo, at: datetime) -> str:
+    """What a chart's title calls the zone at `at`: `UTC`, `CET`, `+05:30`."""
+    return zone_label(at.astimezone(zone))
+
+
+def marker_label(action: str, to_pct: int, automatic: bool = False) -> str:
+    """A rollout action as a chart marks it: `↑10%` (advance), `⟲0% auto` (an
+    automatic rollback), `‖hold`, `▶resume`."""
+    shown = {"advance": f"↑{to_pct}%", "rollback": f"⟲{to_pct}%", "hold": "‖hold", "resume": "▶resume"}
+    return shown.get(action, action) + (" auto" if automatic else "")
+
+
+def markers_in_window(events, start: datetime, end: datetime,
+                      limit: int = MAX_MARKERS) -> list[tuple[datetime, str]]:
+    """The rollout's actions (`AuditEvent`s, or anything with `at`, `action`, `to_pct`,
+    `automatic`) between `start` and `end`, oldest first, each with its label; past
+    `limit`, the newest."""
+    inside = sorted((e for e in events if start <= _aware(e.at) <= end), key=lambda e: e.at)
+    return [(_aware(e.at), marker_label(e.action, e.to_pct, e.automatic)) for e in inside[-limit:]] if limit > 0 else []
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)

@@ -1,38 +1,38 @@
 """The Textual application: owns the engine (never a screen does), the settings,
-the global bindings and the routing of errors. Screens only render."""
+the snapshot, the global bindings and the routing of errors. The keys' handlers
+and the workers they start are mixed in from console/app_parts/, one family a
+module. Screens only render."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 from typing import Protocol
 
-from textual.app import App, SystemCommand
+from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
-from checks.models import ActionRequest, RolloutAction, RolloutNotice, Snapshot, Verdict
+from checks.models import ChartView, RolloutNotice, Snapshot
 from checks.notices import NewEvents
-from checks.rollout import Refusal
+from checks.times import CHART_WINDOWS, zone_name
 from widgets.literal import visible
 
 from . import __version__
 from .config import Config
 from .engine import Engine, utcnow
 from .messages import EngineStatus, RolloutChanged, SnapshotUpdated
-from .rollout import ORIGIN, preview
-from .screens.alert_detail import AlertDetailScreen
-from .screens.dialogs.action import ActionDialog
-from .screens.dialogs.message import MessageDialog
-from .screens.history import HistoryScreen
+from .rollout import ORIGIN
+from .app_parts.demo_keys import DemoKeysMixin
+from .app_parts.keys import KeysMixin
+from .app_parts.reads import DetailReadsMixin
+from .app_parts.review_keys import ReviewKeysMixin
+from .app_parts.rollout_keys import RolloutKeysMixin
 from .runtime import open_store
 from .screens.dashboard import DashboardScreen
-from .screens.gate_detail import GateDetailScreen
-from .screens.help import HelpScreen
 from .secrets import mask_text
 from .store.db import Store
 
@@ -46,12 +46,10 @@ class FaultInjector(Protocol):
     def describe(self) -> str: ...
 
 
-SEVERITY = {Verdict.GO: 0, Verdict.HOLD: 1, Verdict.ROLLBACK: 2}
-ROLLOUT_BINDINGS = {"advance", "advance_override", "hold_resume", "rollback", "retry"}  # they act on the rollout
-DEMO_KEYS = {"demo_errors": "errors", "demo_latency": "latency", "demo_outage": "outage", "demo_down": "down", "demo_normal": None}
+CHART_REREAD = 30.0  # seconds between reads of the chart's window (and at once on a new gate, window or action)
 
 
-class GonogoApp(App):
+class GonogoApp(KeysMixin, RolloutKeysMixin, DetailReadsMixin, ReviewKeysMixin, DemoKeysMixin, App):
     TITLE = "gonogo"
     SUB_TITLE = f"v{__version__}"
     # The one list of keys: the footer shows `description`, the help (`?`) and the
@@ -76,25 +74,51 @@ class GonogoApp(App):
                 show=False),
         Binding("H", "history", "History", tooltip="The rollout's audit trail: who did what, when and why",
                 id="history"),
+        Binding("v", "review", "Review",
+                tooltip="The go/no-go review: the burn-in criteria one by one with their evidence, each marked,"
+                        " then GO or NO-GO recorded in the audit trail", id="review"),
         Binding("k", "ack", "Ack alert",
                 tooltip="Acknowledge the selected alert (when the alerts are not focused: the newest open one)",
                 id="ack"),
         Binding("f5", "refresh", "Refresh now", tooltip="Evaluate the gates now", id="refresh", show=False),
+        Binding("z", "toggle_zone", "Zone/UTC",
+                tooltip="Write every time on screen in UTC, or back in the configured zone ([console] timezone)",
+                id="toggle_zone"),
+        Binding("w", "chart_next", "Window", tooltip="Chart the selected gate over the next window: 1 h → 24 h → 7 d",
+                id="chart_next"),
+        Binding("1", "chart_1h", "Chart 1 h", tooltip="Chart the selected gate over the last hour", id="chart_1h",
+                show=False),
+        Binding("2", "chart_24h", "Chart 24 h", tooltip="Chart the selected gate over the last 24 hours",
+                id="chart_24h", show=False),
+        Binding("3", "chart_7d", "Chart 7 d", tooltip="Chart the selected gate over the last 7 days", id="chart_7d",
+                show=False),
         Binding("e", "demo_errors", "errors", tooltip="Demo: make the service answer errors", id="demo_errors"),
         Binding("l", "demo_latency", "latency", tooltip="Demo: make the service slow", id="demo_latency"),
         Binding("o", "demo_outage", "outage", tooltip="Demo: take one component down", id="demo_outage"),
         Binding("x", "demo_down", "all down", tooltip="Demo: take every component down", id="demo_down", show=False),
-        Binding("n", "demo_normal", "normal", tooltip="Demo: back to normal", id="demo_normal"),
+        Binding("n", "demo_normal", "reset",
+                tooltip="Demo: back to normal: clear the fault and seed a clean week again, so the gates read GO"
+                        " within seconds (as `gonogo demo --reset` starts)", id="demo_normal"),
     ]
     # Keys that no binding of ours holds: Textual's own, listed in the help with the rest.
     OTHER_KEYS = (("↑ / ↓", "Select a gate (its history is charted) or an alert"),
                   ("ctrl+p", "Command palette: every action by name"))
+    # When the footer cannot show every key (80 columns), it keeps these first, in this
+    # order (widgets/key_footer.py); every key stays in the help and the palette.
+    FOOTER_RANK = ("help", "quit", "app.pop_screen", "advance", "hold_resume", "rollback", "ack", "demo_normal",
+                   "demo_errors", "filter", "history", "review", "toggle_zone", "chart_next", "demo_latency",
+                   "demo_outage", "command_palette")
 
     # repaint=False: an App reactive that repaints redraws every widget of the screen at
     # each snapshot (1 Hz); the widgets that watch these redraw only what changed.
     snapshot: reactive[Snapshot | None] = reactive(None, repaint=False)
     engine_status: reactive[str] = reactive("opening the database…", repaint=False)
     stale_for: reactive[float] = reactive(0.0, repaint=False)  # seconds without a new evaluation, once past stale_after()
+    # The zone every time on screen is written in: [console] timezone, or UTC (`z`).
+    # The screens hand it to their widgets; nothing reads a zone of its own.
+    zone: reactive[tzinfo] = reactive(timezone.utc, repaint=False)
+    chart_window: reactive[str] = reactive("1h", repaint=False)  # a key of checks.times.CHART_WINDOWS
+    chart: reactive[ChartView | None] = reactive(None, repaint=False)  # the selected gate's window, as last read
 
     def __init__(
         self,
@@ -115,6 +139,13 @@ class GonogoApp(App):
         self.store: Store | None = None
         self.last_action = None  # the last ActionResult, for tests and the status line
         self.loud_events = NewEvents()  # the loud events this console has seen (the bell rings once each)
+        self.review_marks: tuple = ()  # the review's marks so far (checks.models.CriterionMark), until recorded
+        self.configured_zone = config.console.zone
+        self.set_reactive(GonogoApp.zone, self.configured_zone)
+        self._chart_gate: str | None = None
+        self._chart_busy = False  # one read of the chart's window at a time ...
+        self._chart_again = False  # ... and one more after it when something changed meanwhile
+        self._chart_timer = None
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
                markup: bool = False) -> None:
@@ -176,6 +207,9 @@ class GonogoApp(App):
         if _actionable(before) != _actionable(message.snapshot):
             self.refresh_bindings()
         self.ring_for_new_events(message.snapshot)
+        version = lambda snap: snap.rollout.version if snap is not None and snap.rollout is not None else None  # noqa: E731
+        if version(before) != version(message.snapshot) or (self._chart_timer is None and not self._chart_busy):
+            self._read_chart()  # a new action to mark, or the reads not started yet (the database just opened)
 
     def ring_for_new_events(self, snap: Snapshot) -> None:
         """The terminal bell, once for each loud event (an auto-rollback, a rollout not
@@ -205,217 +239,85 @@ class GonogoApp(App):
 
     # -- actions --------------------------------------------------------------
 
-    def check_action(self, action: str, parameters) -> bool | None:
-        if action in DEMO_KEYS:
-            return self.demo is not None
-        if action in ROLLOUT_BINDINGS:
-            if self.config.console.read_only:
-                return None  # shown, greyed out: this console may not act
-            if self.engine is None or self.snapshot is None or self.snapshot.rollout is None:
-                return None
-            if action == "advance":
-                return True if self.advance_state() == ("ok",) else None  # greyed out: it would be refused
-            if action == "advance_override":
-                return self.advance_state() == ("refused", True)  # shown only when an override is what is left
-        return True
-
-    def advance_state(self) -> tuple:
-        """What Advance would do now, as the bindings need it: ("ok",), ("refused",
-        overridable) or ("off",) (nothing loaded, or a read-only console)."""
-        snap = self.snapshot
-        if self.config.console.read_only or snap is None or snap.rollout is None or self.engine is None:
-            return ("off",)
-        plan = preview("advance", snap, self.config, self.clock())
-        return ("refused", plan.overridable) if isinstance(plan, Refusal) else ("ok",)
-
-    def why_not(self, action: str) -> str:
-        """Why a greyed-out key does nothing now ("" when it is available), for the
-        help and the palette."""
-        if self.check_action(action, ()):
-            return ""
-        if action in ROLLOUT_BINDINGS:
-            snap = self.snapshot
-            if self.config.console.read_only:
-                return "this console is read-only"
-            if snap is None or snap.rollout is None or self.engine is None:
-                return "the rollout state is not loaded yet"
-            if action in ("advance", "advance_override"):
-                plan = preview("advance", snap, self.config, self.clock())
-                if isinstance(plan, Refusal):
-                    return f"refused now: {plan.reason}" + (" (A overrides)" if plan.overridable else "")
-                return "advance is allowed: a advances"
-        if action in DEMO_KEYS:
-            return "only in the demo"
-        return "not available now"
-
     # -- rollout control --------------------------------------------------------
 
-    def _open_action(self, action: RolloutAction) -> None:
-        snap = self.snapshot
-        if self.config.console.read_only:
-            self.notify("this console is read-only", severity="warning")
-            return
-        if snap is None or snap.rollout is None or self.engine is None:
-            self.notify("the rollout state is not loaded yet", severity="warning")
-            return
-        if not snap.database.ok:
-            self.push_screen(MessageDialog("Refused", f"The database is unavailable ({snap.database.reason}). "
-                                           "No action is queued; try again when it is back."))
-            return
-        plan = preview(action, snap, self.config, self.clock())
-        self.push_screen(ActionDialog(action, plan, snap), self._confirmed)
+    # -- the zone and the chart -------------------------------------------------
 
-    def _confirmed(self, request: ActionRequest | None) -> None:
-        if request is None:
-            self.notify("cancelled: nothing changed")
-            return
-        self.run_worker(self._act(request), name=f"action:{request.action}", group="actions", exit_on_error=False)
+    def action_toggle_zone(self) -> None:
+        self.zone = self.configured_zone if self.zone is timezone.utc else timezone.utc
+        now = self.clock()
+        same = " (the configured zone is UTC too)" if zone_name(self.configured_zone, now) == "UTC" else ""
+        self.notify(f"times in {zone_name(self.zone, now)}{same}; z flips", title="time zone")
 
-    async def _act(self, request: ActionRequest) -> None:
+    def action_chart_next(self) -> None:
+        windows = list(CHART_WINDOWS)
+        self._chart_to(windows[(windows.index(self.chart_window) + 1) % len(windows)])
+
+    def action_chart_1h(self) -> None:
+        self._chart_to("1h")
+
+    def action_chart_24h(self) -> None:
+        self._chart_to("24h")
+
+    def action_chart_7d(self) -> None:
+        self._chart_to("7d")
+
+    def _chart_to(self, window: str) -> None:
+        if window != self.chart_window:
+            self.chart_window = window
+            self._read_chart()
+
+    def want_chart(self, gate: str | None) -> None:
+        """The dashboard's selected gate: its window is read at once, then every
+        CHART_REREAD seconds."""
+        if gate != self._chart_gate:
+            self._chart_gate = gate
+            self._read_chart()
+
+    def _read_chart(self) -> None:
+        """Read the chart's window in a worker of the App (the gate's recorded values
+        folded into buckets by the database, and the rollout's actions in the window); the next
+        read is armed when this one ends, never two at once."""
+        if self._chart_timer is not None:
+            self._chart_timer.stop()
+            self._chart_timer = None
+        if self._chart_busy:
+            self._chart_again = True
+            return
+        if self.store is None or self._chart_gate is None:
+            return
+        self._chart_busy = True
+        self.run_worker(self._load_chart(self._chart_gate, self.chart_window), name="chart", group="chart",
+                        exit_on_error=False)
+
+    async def _load_chart(self, gate: str, window: str) -> None:
         from .store.db import StoreUnavailable
 
-        snap = self.snapshot
-        if request.override and SEVERITY[snap.verdict] > SEVERITY[request.seen_verdict]:
-            self.push_screen(MessageDialog(
-                "Refused: the verdict changed",
-                f"You confirmed an override against {request.seen_verdict.value}; it is {snap.verdict.value} now "
-                f"({'; '.join(snap.reasons[:3])}). Nothing was changed. Look again, then decide again."))
-            return
-        if self.snapshot_age() > self.stale_after():
-            self.push_screen(MessageDialog(
-                "Refused: the screen is stale",
-                f"The last evaluation is {self.snapshot_age():.0f} s old; an action needs a current verdict. "
-                "Nothing was changed or queued."))
-            return
+        span, bucket = CHART_WINDOWS[window]
+        end = self.clock()
+        start = end - span
         try:
-            # The controller re-reads the state under a lock: the world may have changed
-            # while the dialog was open, and then the version the operator saw is refused.
-            result = await self.engine.controller.act(
-                request.action, operator=self.config.operator, reason=request.reason, verdict=snap.verdict,
-                verdict_why="; ".join(snap.reasons), gates={g.name: g.value for g in snap.gates},
-                expect_version=request.seen_version, override=request.override,
-            )
-        except StoreUnavailable as e:
-            self.push_screen(MessageDialog("Refused: database unavailable", f"{e}. Nothing was changed or queued."))
-            return
-        self.last_action = result
-        if result.outcome == "refused":
-            self.push_screen(MessageDialog("Refused", result.message))
-        elif result.actuation == "failed":
-            self.notify(result.message + " — press R to retry", title="NOT APPLIED", severity="error", timeout=30)
-        else:
-            self.notify(result.message, title="done")
-        self.action_refresh()
-
-    def action_advance(self) -> None:
-        self._open_action("advance")
-
-    def action_advance_override(self) -> None:
-        self._open_action("advance")  # the dialog sees the refusal and asks for the override
-
-    def action_hold_resume(self) -> None:
-        snap = self.snapshot
-        held = snap is not None and snap.rollout is not None and snap.rollout.state == "held"
-        self._open_action("resume" if held else "hold")
-
-    def action_rollback(self) -> None:
-        self._open_action("rollback")
-
-    def action_retry(self) -> None:
-        if self.engine is None:
-            return
-        self.run_worker(self._retry(), name="retry", group="actions", exit_on_error=False)
-
-    async def _retry(self) -> None:
-        from .store.db import StoreUnavailable
-
-        try:
-            result = await self.engine.controller.retry_actuation()
-        except StoreUnavailable as e:
-            self.notify(f"not retried: {e}", title="database unavailable", severity="error")
-            return
-        ok = result.actuation == "ok"
-        self.notify(result.message if ok else f"still not applied: {result.actuation_error}",
-                    title="re-applied" if ok else "NOT APPLIED", severity="information" if ok else "error")
-        self.action_refresh()
-
-    def action_history(self) -> None:
-        if self.store is None:
-            self.notify("the database is not open yet", severity="warning")
-            return
-        self.push_screen(HistoryScreen())
-
-    def load_history(self, screen: "HistoryScreen") -> None:
-        """Called by the history screen once mounted; the App does the I/O."""
-        self.run_worker(self._load_history(screen), name="history", group="history", exit_on_error=False)
-
-    async def _load_history(self, screen: "HistoryScreen") -> None:
-        from .store.db import StoreUnavailable
-
-        try:
-            history = await self.store.rollout_history(self.config.rollout.flag)
-        except StoreUnavailable as e:
-            screen.failed(str(e))
-            return
-        screen.show(self.config.rollout.flag, history)
-
-    def action_gate_detail(self, name: str) -> None:
-        """Enter on a gate: its detail screen at once, its targets' recent probes read
-        by a worker of the App (popping the screen does not cancel it; the answer
-        goes to a screen no one sees)."""
-        snap = self.snapshot
-        gate = next((g for g in snap.gates if g.name == name), None) if snap is not None else None
-        if gate is None:
-            return
-        spec = next((g for g in self.config.gates if g.name == name), None)
-        definition: list[tuple[str, str]] = []
-        targets: tuple[str, ...] = ()
-        if spec is not None:
-            if spec.source == "probe":
-                definition.append(("metric", spec.metric or spec.name))
-                targets = (spec.target,) if spec.target else tuple(t.name for t in self.config.targets)
+            try:
+                # Every window from the recorded evaluations, the last hour too: the engine's
+                # own trend holds its last 240, which while a gate is red (every evaluation
+                # recorded) is 4 minutes, not an hour. The chart adds the trend's newer points.
+                points = tuple(await self.store.gate_trend(gate, start, bucket))
+                events = tuple(await self.store.rollout_history(self.config.rollout.flag, since=start))
+                self.chart = ChartView(gate=gate, window=window, start=start, end=end, points=points, events=events)
+            except StoreUnavailable as e:
+                why = mask_text(str(e)).splitlines()[0][:120] if str(e) else "database unavailable"
+                last = self.chart
+                if last is not None and (last.gate, last.window) == (gate, window):
+                    self.chart = last.model_copy(update={"failed": why})  # the last answer stays, marked
+                else:
+                    self.chart = ChartView(gate=gate, window=window, start=start, end=end, failed=why)
+        finally:
+            self._chart_busy = False
+            if self._chart_again:
+                self._chart_again = False
+                self._read_chart()
             else:
-                definition.append(("query", mask_text(spec.query)))
-                definition.append(("every", f"{spec.interval.total_seconds():g} s, timeout {spec.timeout.total_seconds():g} s"))
-        screen = GateDetailScreen(gate, definition=definition, targets=targets)
-        self.push_screen(screen)
-        if targets:
-            self.run_worker(self._load_probes(screen), name="gate detail", group="detail", exit_on_error=False)
-
-    async def _load_probes(self, screen: GateDetailScreen) -> None:
-        from .store.db import StoreUnavailable
-
-        if self.store is None:
-            screen.failed("the database is not open yet")
-            return
-        try:
-            results = await self.store.recent_probes(screen.targets, screen.per_target)
-        except StoreUnavailable as e:
-            screen.failed(f"database unavailable: {e}")
-            return
-        screen.show_probes(results)  # a screen already closed keeps it, unseen
-
-    def action_alert_detail(self, fingerprint: str) -> None:
-        snap = self.snapshot
-        alert = next((a for a in snap.alerts if a.fingerprint == fingerprint), None) if snap is not None else None
-        if alert is None:
-            return
-        screen = AlertDetailScreen(alert)
-        self.push_screen(screen)
-        self.run_worker(self._load_alert(screen), name="alert detail", group="detail", exit_on_error=False)
-
-    async def _load_alert(self, screen: AlertDetailScreen) -> None:
-        from .store.db import StoreUnavailable
-
-        if self.store is None:
-            screen.failed("the database is not open yet")
-            return
-        try:
-            detail = await self.store.alert_detail(screen.alert.fingerprint)
-        except StoreUnavailable as e:
-            screen.failed(f"database unavailable: {e}")
-            return
-        screen.show(detail)  # a screen already closed keeps it, unseen
+                self._chart_timer = self.set_timer(CHART_REREAD, self._read_chart)
 
     def _post_rollout_change(self, notice: RolloutNotice) -> None:
         self.post_message(RolloutChanged(notice))
@@ -430,115 +332,26 @@ class GonogoApp(App):
             auto = " (AUTOMATIC)" if n.automatic else ""
             self.notify(f"{n.operator} did {n.action}{auto}: {n.from_pct} % → {n.to_pct} %",
                         title="rollout changed elsewhere", severity="warning", timeout=15)
+        elif n.review:
+            self.notify(f"{n.operator} recorded the review: {n.review} at {n.to_pct} %",
+                        title="go/no-go decision recorded elsewhere", severity="warning", timeout=15)
 
-    def key_list(self) -> list[tuple[str, str, str]]:
-        """(key, what it does, why it does nothing now or "") for every key of the
-        screen and the App, each key once: the screen's binding of a key wins, as it
-        does when the key is pressed. The help shows this list."""
-        rows: list[tuple[str, str, str]] = []
-        seen: set[str] = set()
-        screen = self.screen if not isinstance(self.screen, HelpScreen) else self.screen_stack[-2]
-        for namespace, b in [*((screen, b) for b in screen.BINDINGS), *((self, b) for b in self.BINDINGS)]:
-            if not isinstance(b, Binding) or not b.description or b.key in seen:
-                continue
-            if b.action in DEMO_KEYS and self.demo is None:
-                continue
-            seen.add(b.key)
-            why = self.why_not(b.action) if namespace is self else ""
-            # The footer's word first, so what the footer shows is found here.
-            what = f"{b.description}: {b.tooltip}" if b.tooltip else b.description
-            rows.append((b.key_display or b.key, what, why))
-        rows += [(key, what, "") for key, what in self.OTHER_KEYS]
-        return rows
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.key_list()))
+    # -- the go/no-go review ------------------------------------------------------
 
     def action_refresh(self) -> None:
         if self.engine is not None:
             self.engine.poke()
 
-    def action_ack(self) -> None:
-        from widgets.alert_feed import AlertFeed
 
-        snap = self.snapshot
-        if snap is None or self.store is None:
-            self.notify("no alerts loaded yet", severity="warning")
-            return
-        # The alert the operator is looking at: the one on the detail screen, or the one
-        # selected in the focused feed; otherwise the newest open one.
-        alert = None
-        if isinstance(self.screen, AlertDetailScreen):
-            alert = self.screen.alert
-        else:
-            feed = next(iter(self.screen.query(AlertFeed)), None)
-            if feed is not None and feed.has_focus:
-                alert = feed.selected
-        if alert is not None and alert.acked:
-            self.notify(f"already acknowledged: {alert.name}")
-            return
-        if alert is None:
-            alert = next((a for a in snap.alerts if not a.acked), None)
-        if alert is None:
-            self.notify("no unacknowledged alert")
-            return
-        self.run_worker(self._ack(alert.fingerprint, alert.name), name="ack", group="actions", exit_on_error=False)
 
-    async def _ack(self, fingerprint: str, name: str) -> None:
-        from .store.db import StoreUnavailable
 
-        try:
-            await self.store.ack_alert(fingerprint, self.config.operator)
-        except StoreUnavailable as e:
-            self.notify(f"not acknowledged: {e}", title="database unavailable", severity="error")
-            return
-        self.notify(f"acknowledged: {name}")
-        self.action_refresh()
 
-    def _demo(self, kind: str | None) -> None:
-        if self.demo is None:
-            return
-        self.demo.inject(kind)
-        self.notify(self.demo.describe(), title="demo")
-        self.action_refresh()
 
-    def action_demo_errors(self) -> None:
-        self._demo("errors")
 
-    def action_demo_latency(self) -> None:
-        self._demo("latency")
 
-    def action_demo_outage(self) -> None:
-        self._demo("outage")
 
-    def action_demo_down(self) -> None:
-        self._demo("down")
 
-    def action_demo_normal(self) -> None:
-        self._demo(None)
 
-    def get_system_commands(self, screen):
-        """The palette lists the same keys as the footer and the help, by the same words."""
-        yield from super().get_system_commands(screen)
-        for b in self.BINDINGS:
-            if b.action == "quit" or (b.action in DEMO_KEYS and self.demo is None):
-                continue  # Textual's palette has its own Quit
-            why = self.why_not(b.action)
-            help_text = f"{b.tooltip} — {why}" if why else b.tooltip
-            yield SystemCommand(b.description if b.action not in DEMO_KEYS else f"Demo: {b.description}",
-                                f"{help_text} (key: {b.key_display or b.key})", functools.partial(self._palette_run, b.action))
-        for b in getattr(screen, "BINDINGS", ()):
-            if isinstance(b, Binding) and b.show and b.tooltip:  # the screen's own keys, such as / on the dashboard
-                yield SystemCommand(b.description, f"{b.tooltip} (key: {b.key_display or b.key})",
-                                    functools.partial(screen.run_action, b.action))
-
-    def _palette_run(self, action: str) -> None:
-        """A command chosen in the palette runs only if its key would."""
-        why = self.why_not(action)
-        if why:
-            self.notify(why, title="not now", severity="warning")
-            return
-        getattr(self, f"action_{action}")()
 
 def _actionable(snap: Snapshot | None) -> tuple:
     if snap is None:

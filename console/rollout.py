@@ -14,8 +14,9 @@ from datetime import datetime, timezone
 from typing import Literal
 
 from checks.audit import AuditReport, finite_gates, head_signature, link, seal, verify_flag
-from checks.models import Actuation, Frozen, RolloutAction, RolloutNotice, Verdict
+from checks.models import Actuation, Frozen, ReviewDecision, RolloutAction, RolloutNotice, Verdict
 from checks.notices import would_do
+from checks.review import is_override, refusal
 from checks.rollout import Refusal, RolloutState, Transition, decide
 
 from .actuators import ActuationError, DatabaseActuator
@@ -30,7 +31,7 @@ ORIGIN = f"{socket.gethostname()}:{os.getpid()}"  # lets a console skip the noti
 
 class ActionResult(Frozen):
     outcome: Literal["done", "refused"]
-    action: RolloutAction | Literal["retry"]
+    action: RolloutAction | Literal["retry", "review"]
     message: str  # what happened or why not, for the screen and the CLI
     from_pct: int | None = None
     to_pct: int | None = None
@@ -92,8 +93,10 @@ class RolloutController:
                                          action=action)
                 if self.actuator.in_transaction:
                     await self.actuator.apply_in(conn, self.flag, new.percentage)
-                await self._append_event(conn, d, now=now, operator=operator, reason=reason, verdict=verdict,
-                                         gates=gates or {}, automatic=automatic, key=key)
+                event = dict(at=now, flag=self.flag, operator=operator, action=d.action, from_pct=d.from_pct,
+                             to_pct=d.to_pct, reason=reason, verdict=verdict.value, gates=finite_gates(gates or {}),
+                             automatic=automatic, override=d.override)
+                await self._append_event(conn, event, d.new, key=key)
                 await tables.notify(conn, RolloutNotice(flag=self.flag, version=new.version, operator=operator,
                                                         action=action, from_pct=d.from_pct, to_pct=d.to_pct,
                                                         automatic=automatic, origin=ORIGIN))
@@ -141,17 +144,61 @@ class RolloutController:
                           f" trail of {self.flag} (id {trail_key}): give every console the same key")
         return key, ""
 
-    async def _append_event(self, conn, d: Transition, *, now, operator, reason, verdict, gates, automatic,
-                            key: AuditKey | None) -> None:
-        """The event, chained and signed, then the signed head, in the action's transaction."""
+    async def record_review(self, review: ReviewDecision, *, operator: str, verdict: Verdict,
+                            gates: dict[str, float | None] | None = None) -> ActionResult:
+        """Record a go/no-go decision as an audit event (action "review") on the action
+        path: the row locked, the version the reviewer saw compared, the event chained
+        and signed, the head (event count) re-signed, every console told. The
+        percentage, the state, the soak clock and the version do not move, and no
+        actuator runs: the version counts the rollout's changes, and an actuation in
+        flight applies only while the version is its own (`_actuate`), which a review
+        must not supersede. A GO over a criterion not accepted is refused unless it
+        is an override."""
+        reason = review.reason.strip()
+        texts = [reason, operator, review.present, *(m.note for m in review.criteria), *(m.gate for m in review.criteria)]
+        if not reason:
+            return ActionResult(outcome="refused", action="review", message="a reason is required")
+        if any("\x00" in t for t in texts):
+            return ActionResult(outcome="refused", action="review",
+                                message="a reason, name or note cannot contain a NUL character")
+        if why := refusal(review.decision, review.criteria, override=review.override):
+            return ActionResult(outcome="refused", action="review", message=why)
+        override = is_override(review.decision, review.criteria)
+        async with self.store.connection(action=True) as conn:
+            async with conn.transaction():
+                st, now = await tables.lock_state(conn, self.flag, self.steps[0])
+                stale = await self._stale_view(conn, st, review.seen_version, None)
+                if stale:
+                    return ActionResult(outcome="refused", action="review", message=stale, version=st.version)
+                key, key_problem = await self._signing_key(conn)
+                if key_problem:  # a decision is never urgent enough to go unsigned
+                    return ActionResult(outcome="refused", action="review",
+                                        message=f"review refused: {key_problem}", version=st.version)
+                new = st
+                event = dict(
+                    at=now, flag=self.flag, operator=operator, action="review", from_pct=st.percentage,
+                    to_pct=st.percentage, reason=reason, verdict=verdict.value, gates=finite_gates(gates or {}),
+                    automatic=False, override=override,
+                    review={"decision": review.decision, "present": review.present.strip(),
+                            "criteria": [m.model_dump(mode="json") for m in review.criteria]},
+                )
+                event["review"] = _finite_review(event["review"])
+                await self._append_event(conn, event, new, key=key)
+                await tables.notify(conn, RolloutNotice(flag=self.flag, version=new.version, operator=operator,
+                                                        from_pct=st.percentage, to_pct=st.percentage,
+                                                        review=review.decision, origin=ORIGIN))
+        ov = " (OVERRIDE)" if override else ""
+        return ActionResult(outcome="done", action="review", override=override, version=new.version,
+                            from_pct=st.percentage, to_pct=st.percentage,
+                            message=f"review recorded: {review.decision}{ov} at {st.percentage} % of {self.flag}"
+                                    f" by {operator}")
+
+    async def _append_event(self, conn, event: dict, new: RolloutState, *, key: AuditKey | None) -> None:
+        """The event, chained and signed, then the signed head of the state it leaves,
+        in the action's transaction."""
         prev = await tables.previous_link(conn, self.flag)
-        gates = finite_gates(gates)
-        event = dict(at=now, flag=self.flag, operator=operator, action=d.action, from_pct=d.from_pct,
-                     to_pct=d.to_pct, reason=reason, verdict=verdict.value, gates=gates, automatic=automatic,
-                     override=d.override)
         sealed = seal(key.secret if key else None, prev, event)
         count = await tables.append_event(conn, event, sealed)
-        new = d.new
         head = dict(flag=self.flag, version=new.version, percentage=new.percentage, state=new.state,
                     stage_started_at=new.stage_started_at, soak_elapsed_s=new.soak_elapsed_s,
                     soak_resumed_at=new.soak_resumed_at, last=link(sealed), count=count)
@@ -253,6 +300,13 @@ class RolloutController:
         ]
         return AuditReport(flags=flags, keyed=key is not None, key_id=key.id if key else "",
                            key_source=key.source if key else "")
+
+
+def _finite_review(review: dict) -> dict:
+    """A criterion's value as jsonb can hold it: NaN and ±Inf as null."""
+    crit = [dict(c, value=finite_gates({"v": c.get("value")})["v"],
+                 coverage=finite_gates({"v": c.get("coverage")})["v"]) for c in review["criteria"]]
+    return dict(review, criteria=crit)
 
 
 def _done_message(d: Transition, operator: str) -> str:

@@ -110,6 +110,11 @@ def one_line(e: BaseException, limit: int | None = None) -> str:
     return mask_text(text)[:limit]
 
 
+# gonogo's own example in its hints ("write it like url = ..."): public text, shown whole,
+# or the hint would tell the user to write `http://127.0.0.1:8080/***`.
+EXAMPLE_URL = "http://127.0.0.1:8080/health"
+
+
 def mask_text(text: str) -> str:
     """Mask every registered secret, every URL and every `password=` in free text
     (error messages, alert summaries, log lines)."""
@@ -120,7 +125,7 @@ def mask_text(text: str) -> str:
         trail = len(url) - len(url.rstrip(_TRAILING))
         url = url[: len(url) - trail]
         out.append(_KV_PASSWORD.sub(rf"\1{MASK}", text[pos:m.start()]))
-        out.append(mask_url(url) if "://" in url and url.split("://", 1)[1] else url)
+        out.append(mask_url(url) if "://" in url and url.split("://", 1)[1] and url != EXAMPLE_URL else url)
         pos = m.end() - trail
     out.append(_KV_PASSWORD.sub(rf"\1{MASK}", text[pos:]))
     return "".join(out)

@@ -173,3 +173,75 @@ async def test_junk_and_malformed_answers_are_invalid_responses():
     bad_time = [{"labels": {"alertname": "X"}, "startsAt": "yesterday", "fingerprint": "ab"}]
     with pytest.raises(SourceError, match="^invalid response: startsAt"):
         await _fetch(lambda r: httpx.Response(200, json=bad_time))
+
+
+# -- labels: stored, shown, bounded -----------------------------------------------
+
+MARKUP = "[bold red]not markup[/] [@click=app.quit]x[/]"
+ESCAPE = "\x1b]0;pwned\x07\x1b[2J"
+
+
+def hostile_alert() -> dict:
+    """506 labels: a few real ones, markup, terminal escapes, a 10 kB value, and 500 more."""
+    labels = {"alertname": "DiskFull", "severity": "critical", "instance": "node-3",
+              "a_markup": MARKUP, "a_escape": ESCAPE, "a_big": "x" * 10_000}
+    labels.update({f"l{i:03d}": f"v{i}" for i in range(500)})
+    return {"labels": labels, "annotations": {"summary": "node-3 disk is 97% full"}, "startsAt": rfc3339(DISK_AT)}
+
+
+@pytest.mark.prometheus
+async def test_labels_come_bounded_from_a_real_alertmanager(client, alertmanager):
+    from checks.alertmanager import MAX_LABEL_VALUE, MAX_LABELS
+
+    post_alerts(alertmanager.url, [hostile_alert()])
+    (alert,) = await wait_for_names(client, alertmanager.url, {"DiskFull"})
+    assert len(alert.labels) == MAX_LABELS and alert.labels_left_out == 506 - MAX_LABELS
+    assert list(alert.labels)[:4] == ["a_big", "a_escape", "a_markup", "alertname"]  # the first by name
+    assert alert.labels["a_markup"] == MARKUP and alert.labels["a_escape"] == ESCAPE  # kept as data, as written
+    assert len(alert.labels["a_big"]) == MAX_LABEL_VALUE and alert.labels["a_big"].endswith("…")
+
+
+def test_hostile_label_names_are_cut_and_counted():
+    """Names Alertmanager itself would refuse still come through another proxy or
+    version: cut like values, never dropped silently."""
+    from checks.alertmanager import MAX_LABEL_NAME, parse_alerts
+
+    long_a, long_b = "k" * 300 + "a", "k" * 300 + "b"  # the same once cut: one kept, one counted out
+    item = {"labels": {"alertname": "X", "[b]k[/b]": "v", long_a: "1", long_b: "2"}, "startsAt": rfc3339(NOW),
+            "fingerprint": "ab"}
+    (a,) = parse_alerts([item])
+    cut = "k" * (MAX_LABEL_NAME - 1) + "…"
+    assert a.labels == {"[b]k[/b]": "v", "alertname": "X", cut: "1"} and a.labels_left_out == 1
+
+
+@pytest.mark.prometheus
+async def test_enter_on_an_alertmanager_alert_shows_its_labels_literally_and_bounded(db_url, health_server, alertmanager):
+    """From a real Alertmanager through the engine and the store to the detail screen."""
+    from console.app import make_app
+    from console.screens.alert_detail import AlertDetailScreen
+    from widgets.alert_feed import AlertFeed
+
+    from .conftest import make_config, wait_for
+
+    base, _ = health_server
+    post_alerts(alertmanager.url, [hostile_alert()])
+    config = make_config(db_url, base, alertmanager={"url": alertmanager.url, "interval": "1s"})
+    app = make_app(config)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and any(a.name == "DiskFull" for a in app.snapshot.alerts),
+                       what="the alert in the feed")
+        await wait_for(pilot, lambda: app.screen.query_one(AlertFeed).shown_count == 1, what="the feed shows it")
+        await pilot.press("tab", "enter")
+        assert isinstance(app.screen, AlertDetailScreen)
+        more = lambda: app.screen.query_one("#alert-detail-more").render().plain  # noqa: E731
+        await wait_for(pilot, lambda: "labels" in more(), what="the labels read")
+        text = more()
+        lines = text.splitlines()
+        shown = [ln.strip() for ln in lines[lines.index("labels") + 1:] if ln.strip()]
+        assert shown[0].startswith("a_big=xxxx") and shown[0].endswith("…") and len(shown[0]) < 1100
+        assert shown[1] == "a_escape=\\x1b]0;pwned\\x07\\x1b[2J"  # escapes made visible, never sent
+        assert shown[2] == f"a_markup={MARKUP}"  # markup shown as written
+        assert shown[3:6] == ["alertname=DiskFull", "instance=node-3", "l000=v0"]
+        assert shown[-1] == "… 456 more labels, not kept"
+        assert len(shown) == 51
+        assert "\x1b" not in text

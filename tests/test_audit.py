@@ -518,6 +518,15 @@ async def test_a_reseeded_demo_week_is_counted_once_in_the_rollups_and_histogram
                                  ("probe_minute_latency", "n"), ("probe_hour_latency", "n"))]
     assert raw > 7 * 24 * 60  # two targets, a week of one a minute
     assert counts == [raw] * 4
+    with psycopg.connect(db_url) as conn:
+        # The gates' evaluations too: one every 5 minutes a gate before the last hour
+        # (at 15 s), never the week twice.
+        hours = conn.execute("select gate, date_bin('1 hour', at, timestamptz 'epoch') as h, count(*)"
+                             " from gonogo.gate_evaluations where at < (select max(at) from gonogo.gate_evaluations)"
+                             " - interval '2 hours' group by 1, 2").fetchall()
+    gates = {g for g, _, _ in hours}
+    assert {"error_rate", "uptime", "daily_cost"} <= gates and len(hours) > 150 * len(gates)
+    assert max(n for _, _, n in hours) == 12
 
 
 # --- the pure signing (checks/audit.py) --------------------------------------------------
@@ -623,3 +632,95 @@ def test_the_replay_knows_complete_only_when_the_last_step_is_known():
     soaking = head_of(rows, KEY, state="soaking")
     [p] = verify_flag("f", rows, soaking, key=KEY, last_step=100).problems
     assert p.event_id == 2 and "leaves it at 100 % (complete)" in p.why
+
+
+# --- go/no-go reviews in the trail (issue 13) -------------------------------------------
+
+
+def _canonical_before_reviews(event) -> str:
+    """checks.audit.canonical as it was before reviews: every existing row hashed so."""
+    import json as _json
+
+    from checks.audit import FIELDS, _plain, finite_gates
+
+    fields = {k: event[k] for k in FIELDS}
+    fields["gates"] = finite_gates(fields["gates"] or {})
+    return _json.dumps(fields, sort_keys=True, separators=(",", ":"), default=_plain)
+
+
+def _review_decision(*, accepted=True, override=False):
+    from checks.models import CriterionMark, ReviewDecision
+
+    marks = (CriterionMark(gate="error_rate", value=0.02, shown="0.020 %", band="green", window="24h",
+                           coverage=1.0, accepted=True),
+             CriterionMark(gate="cost_daily", value=12.5, shown="$12.50", band="red", accepted=accepted,
+                           note="over budget on Tue"))
+    return ReviewDecision(decision="GO", reason="burn-in clean", present="ana, bo", criteria=marks, override=override)
+
+
+def test_an_event_without_a_review_hashes_and_signs_exactly_as_before_reviews():
+    import hashlib
+
+    from checks.audit import canonical
+
+    for e in (ev(1), dict(ev(1), review=None), dict(ev(2, "rollback", 5, 0), automatic=True)):
+        assert canonical(e) == _canonical_before_reviews(e)
+        assert event_hash(GENESIS, e) == hashlib.sha256((GENESIS + "\n" + _canonical_before_reviews(e)).encode()
+                                                        ).hexdigest()
+    # a trail sealed before reviews existed (rows with no review key at all) still verifies
+    rows = trail(KEY, ("advance", 0, 5), ("advance", 5, 10))
+    assert verify_flag("f", rows, head_of(rows, KEY), key=KEY, last_step=100).problems == []
+    # and the review is covered: another decision, mark or note is another signature
+    r = {"decision": "GO", "present": "", "criteria": [{"gate": "x", "accepted": True, "note": "", "value": 1.0}]}
+    e = dict(ev(1, "review", 0, 0), review=r)
+    sig = event_signature(KEY, GENESIS, e)
+    for changed in ({**r, "decision": "NO-GO"}, {**r, "present": "eve"},
+                    {**r, "criteria": [dict(r["criteria"][0], accepted=False)]},
+                    {**r, "criteria": [dict(r["criteria"][0], note="x")]}):
+        assert event_signature(KEY, GENESIS, dict(e, review=changed)) != sig
+    # jsonb may read 1.0 back as 1: the same signature
+    assert event_signature(KEY, GENESIS, dict(e, review={**r, "criteria": [dict(r["criteria"][0], value=1)]})) == sig
+
+
+def test_the_replay_lets_a_review_stand_where_the_rollout_is_and_nowhere_else():
+    rows = trail(KEY, ("advance", 0, 5))
+    for i, (f, t) in enumerate(((5, 5), (5, 10)), start=2):
+        e = dict(ev(i, "review", f, t), review={"decision": "GO", "present": "", "criteria": []})
+        e.update(seal(KEY, rows[-1], e))
+        rows.append(e)
+    found = {p.event_id: p.why for p in verify_flag("f", rows, None, key=KEY).problems}
+    assert 2 not in found and "a review does not change the percentage" in found[3]
+    # version counts changes only: one advance, two reviews → version 2
+    ok = rows[:2]
+    assert verify_flag("f", ok, head_of(ok, KEY, version=2), key=KEY, last_step=100).problems == []
+
+
+async def test_an_existing_trail_keeps_its_hashes_and_verifies_with_a_review_appended(store, db_url):
+    import hashlib
+
+    c = controller(store)
+    await story(c)
+    prev = GENESIS
+    for e in events(db_url):  # the rows written by this version hash as the old code hashed them
+        assert e["hash"] == hashlib.sha256((prev + "\n" + _canonical_before_reviews(e)).encode()).hexdigest()
+        prev = e["hash"]
+    r = await c.record_review(_review_decision(), operator="carol", verdict=Verdict.GO)
+    assert r.outcome == "done"
+    report = await c.verify_audit()
+    assert report.verified and report.events == 6
+    assert (report.flags[0].version, report.flags[0].percentage) == (6, 25)
+
+
+async def test_a_review_mark_edited_in_the_database_is_found(store, db_url):
+    c = controller(store)
+    await act(c, "advance")
+    r = await c.record_review(_review_decision(accepted=False, override=True), operator="carol", verdict=Verdict.GO)
+    assert r.outcome == "done" and r.override
+    await act(c, "advance")
+    rid = events(db_url)[1]["id"]
+    # someone turns the cost criterion into "accepted", and only that
+    as_superuser(db_url, ("update gonogo.rollout_events"
+                          " set review = jsonb_set(review, '{criteria,1,accepted}', 'true') where id = %s", (rid,)))
+    found = await problems(c)
+    assert [eid for eid, _ in found] == [rid] and "content does not match its hash" in found[0][1]
+    assert "signature does not match" in found[0][1]

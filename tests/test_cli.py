@@ -171,7 +171,8 @@ def test_rollout_commands_exit_codes_expect_and_status_history(tmp_path, db_url,
     r = gonogo("report", "--out", str(out_file), "--config", cfg)
     assert r.returncode == 0
     report = out_file.read_text()
-    for heading in ("# Go/no-go report: phase_4_deployment", "## Verdict:", "## Gates", "## Burn-in", "## Decisions"):
+    for heading in ("# Go/no-go report: phase_4_deployment", "## Decision", "## Recommendation:", "## Criteria",
+                    "## Rollout"):
         assert heading in report
     assert "board approved" in report and "OVERRIDE" in report
 

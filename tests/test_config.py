@@ -557,6 +557,17 @@ def test_mask_text_masks_every_url_and_libpq_password_in_a_message():
     )
 
 
+def test_the_hint_for_a_missing_url_shows_gonogos_own_example_whole(tmp_path):
+    """The example in a hint is ours and public: masked, it would tell the user to write
+    `http://127.0.0.1:8080/***`. Any other URL in a message is still masked."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[[targets]]\nname = "api"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg)
+    assert 'write it like url = "http://127.0.0.1:8080/health"' in str(e.value)
+    assert mask_text("see http://127.0.0.1:8080/health?token=s3cret") == "see http://127.0.0.1:8080/***"
+
+
 def test_mask_text_keeps_the_punctuation_after_a_url():
     assert mask_text("at postgresql://db/x?password=hunter2&sslmode=require, then (http://h:80).") == (
         "at postgresql://db/***, then (http://h:80)."

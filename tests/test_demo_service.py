@@ -6,12 +6,16 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from console.demo.service import DEFAULT_COMPONENTS, SimulatedService
+
+# Timings and latencies measured against the wall clock: run alone (scripts/test).
+pytestmark = pytest.mark.serial
 
 
 @pytest.fixture
@@ -224,3 +228,101 @@ def test_custom_components_and_quiet_server(capfd):
         time.sleep(0.3)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+# -- `n` in the console: back to a clean week -------------------------------------
+
+
+def _demo_config(db_url: str, port: int):
+    """The repository's demo config (config.toml) on a test database, every schedule
+    scaled down: probes every 250 ms, the SQL gates and the alert rules every second."""
+    import tomllib
+    from pathlib import Path
+
+    from console.config import parse_config
+
+    raw = tomllib.loads((Path(__file__).resolve().parents[1] / "config.toml").read_text())
+    raw["database"]["url"] = db_url
+    raw["console"]["operator"] = "tester"
+    for t in raw["targets"]:
+        t.update(url=t["url"].replace("127.0.0.1:8080", f"127.0.0.1:{port}"), interval="250ms", timeout="1s")
+    for g in raw["gates"]:
+        if g["source"] == "sql":
+            g["interval"] = "1s"
+    raw["alerts"]["interval"] = "1s"
+    return parse_config(raw)
+
+
+async def test_n_in_the_demo_clears_the_fault_and_the_gates_come_back_to_go(db_url):
+    """`x` takes every component down: the gates go red, and the failed probes would keep
+    the 7-day uptime red for a week. `n` clears the fault and seeds a clean week again:
+    GO within seconds, no probe of the fault left in the week, the canary back at its step."""
+    import asyncio
+
+    import psycopg
+
+    from checks.models import Verdict
+    from console.app import make_app
+    from console.demo.controls import DemoControls
+    from console.demo.run import _demo_config as pointed_at_demo, _settle
+    from console.demo.seed import seed
+    from console.store.db import Store
+    from console.store.sandbox import grant_reader
+
+    from .conftest import wait_for
+
+    svc = SimulatedService(seed=7, background_error_rate=0.0)
+    port = svc.start()
+    try:
+        config = _demo_config(db_url, port)
+        components = [t.name for t in config.targets]
+        store = Store(db_url)
+        await store.open()
+        await store.migrate()
+        await store.close()
+        start = await seed(db_url, components, config.rollout.flag, config.rollout.steps, reset=True, config=config)
+        await asyncio.to_thread(grant_reader, db_url)
+        controls = DemoControls(svc, url=db_url, components=components, flag=config.rollout.flag,
+                                steps=list(config.rollout.steps), burn_in_start=start, settle=_settle(config),
+                                config=config)
+        app = make_app(pointed_at_demo(config, url=db_url, start=start, port=port), demo=controls)
+
+        def gate(name: str):
+            return next((g for g in app.snapshot.gates if g.name == name), None) if app.snapshot else None
+
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.verdict is Verdict.GO,
+                           timeout=30, what="GO on the seeded week")
+            await pilot.press("x")
+            await wait_for(pilot, lambda: app.snapshot.verdict is Verdict.ROLLBACK
+                           and gate("uptime").band.value != "green", what="the week spoiled by the fault")
+            await pilot.press("n")
+            await wait_for(pilot, lambda: svc.fault is None, what="the fault cleared")
+            await wait_for(pilot, lambda: app.snapshot.verdict is Verdict.GO, timeout=30, what="GO again after n")
+            assert gate("uptime").band.value == "green" and gate("error_rate").value == 0
+            # (wait_for_complete([]) would wait for the engine, which runs until the app ends)
+            await wait_for(pilot, lambda: all(w.is_finished for w in app.workers if w.group == "demo"), what="n done")
+
+            def open_critical() -> int:
+                with psycopg.connect(db_url) as c:
+                    return c.execute("select count(*) from gonogo.alerts where resolved_at is null"
+                                     " and severity = 'critical'").fetchone()[0]
+
+            # The alerts cleared: within an alert-rules pass ([alerts] interval, 1 s here), as
+            # a pass that began before the reseed may still write what the fault's snapshot said.
+            await wait_for(pilot, lambda: open_critical() == 0, timeout=10, what="no critical alert open after n")
+        with psycopg.connect(db_url) as c:
+            # Only the seeded week's own blip (4 probes of one target on day one) failed:
+            # every probe of the fault went with the spoiled week.
+            assert c.execute("select count(*) from gonogo.probe_results where not ok").fetchone()[0] == 4
+            assert c.execute("select percentage, state from gonogo.rollout_state").fetchone() == (10, "soaking")
+            # The week's recorded evaluations were written again with it: the seeded blip's
+            # red (its hour, on day one), and not the fault's, recorded every second while it
+            # lasted (one evaluation in flight when `n` began may still land after).
+            red = dict(c.execute("select date_bin('1 hour', at, timestamptz 'epoch') = %s, count(*)"
+                                 " from gonogo.gate_evaluations where gate = 'error_rate' and band = 'red' group by 1",
+                                 (start + timedelta(hours=9),)).fetchall())
+            assert red[True] >= 1 and red.get(False, 0) <= 1, red
+            assert c.execute("select count(*) from gonogo.gate_evaluations where gate = 'uptime'").fetchone()[0] > 2000
+    finally:
+        svc.stop()

@@ -4,6 +4,7 @@ import contextlib
 from datetime import datetime, timedelta, timezone
 
 import psycopg
+import pytest
 
 from checks.models import Band, ProbeResult, Verdict
 from checks.burn_in import count_clean_days
@@ -190,6 +191,7 @@ def _timed_config(db_url, base):
     )
 
 
+@pytest.mark.serial  # the rollback is timed against the wall clock
 async def test_a_sustained_breach_rolls_back_on_time_and_a_2s_spike_does_not(db_url, health_server):
     """sustain 5 s, consecutive 3, refresh 500 ms (probes as often), evaluations
     recorded every 15 s as in production: the breach is counted at the refresh rate,

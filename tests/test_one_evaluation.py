@@ -2,6 +2,7 @@
 UNKNOWN: against the real database (and, for the verdicts, the real demo)."""
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import re
@@ -66,7 +67,8 @@ async def test_status_of_a_flag_never_acted_on_writes_nothing(store):
 async def test_report_check_and_the_console_agree_on_the_demo(tmp_path, monkeypatch, capsys):
     """The console (a leading engine), `check` and `report` on the real demo: the same
     gates, SQL and PromQL-free demo gates included, in the same bands."""
-    from console.cli import reading, report
+    from console.cli import reading
+    from console.cli import report as report_command
     from console.config import load_config
     from console.demo.run import prepare_demo
 
@@ -88,7 +90,7 @@ async def test_report_check_and_the_console_agree_on_the_demo(tmp_path, monkeypa
             assert await reading.check(config, as_json=True) in (0, 1)
             checked = {g["name"]: g["band"] for g in json.loads(capsys.readouterr().out)["gates"]}
             out = tmp_path / "report.md"
-            assert await report.report(config, str(out)) == 0
+            assert await report_command.report(config, argparse.Namespace(out=str(out), format="md", at=None)) == 0
             report = out.read_text()
             after = {g.name: g.band.value for g in engine.snapshot.gates}
     finally:
@@ -100,7 +102,7 @@ async def test_report_check_and_the_console_agree_on_the_demo(tmp_path, monkeypa
         assert checked[name] in (console[name], after[name]), (name, checked[name], console[name], after[name])
     for name in console:
         assert any(line.startswith(f"| {name} |") and (f" {console[name]}" in line or f" {after[name]}" in line)
-                   for line in report.splitlines()), name
+                   for line in report.splitlines()), (name, console[name], [l for l in report.splitlines() if name in l])
 
 
 async def test_a_fresh_database_is_unknown_until_the_window_is_covered(db_url, health_server):

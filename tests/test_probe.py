@@ -25,7 +25,8 @@ from .httpfaults import (
     self_signed_context,
 )
 
-pytestmark = pytest.mark.timeout(30)
+# Timings and latencies measured against the wall clock: run alone (scripts/test).
+pytestmark = [pytest.mark.timeout(30), pytest.mark.serial]
 
 TIMEOUT = 0.5  # seconds: the target timeout for the slow cases
 MARGIN = 0.3  # seconds a probe may overrun its timeout (scheduling, closing)

@@ -145,6 +145,7 @@ def test_alert_mapping():
         name="DiskFull",
         summary="node-3 disk is 97% full",
         fingerprint="am:3f1c2d4e5a6b7c8d",
+        labels={"alertname": "DiskFull", "instance": "node-3", "severity": "critical"},
     )
     assert a.at.tzinfo is not None
 

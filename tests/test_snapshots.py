@@ -10,6 +10,9 @@ from checks.models import (Alert, AutoRollbackView, Band, BreachRun, BurnInView,
 from console.app import make_app
 from console.config import parse_config
 
+# Screens compared cell by cell, after waits that a busy machine can outlast: run alone (scripts/test).
+pytestmark = pytest.mark.serial
+
 NOW = datetime(2026, 11, 24, 3, 12, 5, tzinfo=timezone.utc)
 
 
@@ -98,3 +101,77 @@ def test_dashboard_at_size(snap_compare, size):
 def test_dashboard_light_theme(snap_compare):
     app, show = _app(fixed_snapshot(), theme="textual-light")
     assert snap_compare(app, terminal_size=(120, 36), run_before=show)
+
+
+# --- interactions: the dialogs, the help and the audit trail, as a user opens them ---
+
+class _TrailOnly:
+    """The reads the audit trail screen (and the chart behind it) make, answered with a
+    fixed trail and no recorded values (the screen's rendering is what these snapshots
+    hold; the reads are tested on a real database in test_ui_rollout.py, test_chart.py)."""
+
+    async def gate_trend(self, gate, since, bucket, **kw):
+        return []
+
+    async def rollout_history(self, flag, **kw):
+        from checks.models import AuditEvent
+
+        ev = lambda minutes, op, action, f, t, reason, verdict, **kw: AuditEvent(  # noqa: E731
+            at=NOW - timedelta(minutes=minutes), operator=op, action=action, from_pct=f, to_pct=t, reason=reason,
+            verdict=verdict, **kw)
+        return [ev(900, "alice", "advance", 5, 10, "soak done, all green", "GO"),
+                ev(300, "bob", "advance", 10, 25, "review agreed to go on despite p95", "HOLD", override=True),
+                ev(12, "gonogo", "rollback", 25, 0, "error_rate red for 5m (3 evaluations)", "ROLLBACK", automatic=True),
+                ev(4, "alice", "hold", 0, 0, "[bold]looking[/] at the \x1b[31mlogs", "ROLLBACK")]
+
+
+def _dialog(action):
+    from console.rollout import preview
+    from console.screens.dialogs.action import ActionDialog
+
+    app, show = _app(fixed_snapshot())
+
+    async def open_dialog(pilot):
+        await show(pilot)
+        app.push_screen(ActionDialog(action, preview(action, app.snapshot, app.config, NOW), app.snapshot))
+        await pilot.pause(0.2)
+
+    return app, open_dialog
+
+
+def test_rollback_dialog(snap_compare):
+    """Rollback: always allowed; asks for a reason and the flag's name, focus on the reason."""
+    app, open_dialog = _dialog("rollback")
+    assert snap_compare(app, terminal_size=(120, 36), run_before=open_dialog)
+
+
+def test_advance_refused_asks_for_the_override(snap_compare):
+    """Advance on a ROLLBACK verdict with soak left: the dialog says why it is refused
+    and what an override records."""
+    app, open_dialog = _dialog("advance")
+    assert snap_compare(app, terminal_size=(120, 36), run_before=open_dialog)
+
+
+def test_help_screen(snap_compare):
+    app, show = _app(fixed_snapshot())
+
+    async def open_help(pilot):
+        await show(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=open_help)
+
+
+def test_audit_trail_screen(snap_compare):
+    """`H`: newest first, AUTO and OVERRIDE marked, outside text shown literally."""
+    app, show = _app(fixed_snapshot())
+    app.store = _TrailOnly()
+
+    async def open_trail(pilot):
+        await show(pilot)
+        await pilot.press("H")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=(120, 36), run_before=open_trail)

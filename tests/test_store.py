@@ -175,3 +175,77 @@ async def test_a_gate_trend_is_bucketed_by_the_database_with_each_buckets_extrem
     assert spikes == [(0.02, 7.5)]  # the spike is kept, not averaged away
     hour = await store.gate_trend("p95_latency", now - timedelta(hours=1), timedelta(minutes=1))
     assert 60 <= len(hour) <= 61 and {hi for _, _, hi in hour} == {0.02}
+
+
+async def test_an_acked_alert_that_turns_critical_again_is_a_new_unacked_episode(store):
+    """A gate red (acked), yellow, red again: the ack was for the first red, and the
+    second must ring and stay on the banner like any new critical alert."""
+    await store.raise_alert("rule:gate:error_rate", "rule", "critical", "error_rate red", "1.8 %")
+    first = await store.alert_detail("rule:gate:error_rate")
+    await store.ack_alert("rule:gate:error_rate", "alice")
+    await store.raise_alert("rule:gate:error_rate", "rule", "warning", "error_rate yellow", "0.4 %")
+    yellow = await store.alert_detail("rule:gate:error_rate")
+    assert yellow.acked_by == "alice" and yellow.first_at == first.first_at  # calmer: the ack still holds
+    await store.raise_alert("rule:gate:error_rate", "rule", "critical", "error_rate red", "2.1 %")
+    red = await store.alert_detail("rule:gate:error_rate")
+    assert red.acked_at is None and red.acked_by == "" and red.first_at > first.first_at
+    (alert,) = [a for a in await store.recent_alerts() if a.fingerprint == "rule:gate:error_rate"]
+    assert not alert.acked and alert.first_at == red.first_at  # a new loud event (checks.notices keys on it)
+    # Still critical: the next raise is the same episode, and an ack holds.
+    await store.ack_alert("rule:gate:error_rate", "bob")
+    await store.raise_alert("rule:gate:error_rate", "rule", "critical", "error_rate red", "2.3 %")
+    again = await store.alert_detail("rule:gate:error_rate")
+    assert again.acked_by == "bob" and again.first_at == red.first_at
+
+
+async def test_a_resolved_alert_raised_again_forgets_who_acked_it(store):
+    await store.raise_alert("am:x", "alertmanager", "warning", "CertExpiry", "9 days", NOW - timedelta(hours=2))
+    await store.ack_alert("am:x", "alice")
+    await store.resolve_missing("alertmanager", [])
+    await store.raise_alert("am:x", "alertmanager", "warning", "CertExpiry", "8 days", NOW - timedelta(minutes=1))
+    detail = await store.alert_detail("am:x")
+    assert (detail.acked_at, detail.acked_by, detail.resolved_at) == (None, "", None)
+    assert detail.first_at == NOW - timedelta(minutes=1)
+
+
+async def test_labels_are_stored_with_the_alert_and_read_back_by_its_detail(store):
+    labels = {"instance": "node-3", "nul\x00": "at\x00 /var", "markup": "[b]x[/b]"}
+    await store.raise_alert("am:l", "alertmanager", "critical", "DiskFull", "", NOW, labels=labels, labels_left_out=7)
+    detail = await store.alert_detail("am:l")
+    assert detail.labels == {"instance": "node-3", "nul\\x00": "at\\x00 /var", "markup": "[b]x[/b]"}
+    assert detail.labels_left_out == 7
+    await store.raise_alert("rule:cost", "rule", "critical", "cost over budget", "$12")
+    assert (await store.alert_detail("rule:cost")).labels == {}
+
+
+async def test_the_demo_critical_alerts_gate_counts_open_unacked_critical_alerts_but_not_restated_gates(store):
+    """config.toml's critical_alerts query, run as configured SQL runs: the monitored
+    system's alerts and the console's own (error rate over 1 h, cost, an auto-rollback)
+    count; a rule alert that says again what a gate says does not (a red gate counted
+    twice, and this gate's own alert counted by itself); nor does an acked or resolved one."""
+    import asyncio
+    import tomllib
+    from pathlib import Path
+
+    from console.store.sandbox import grant_reader
+
+    await asyncio.to_thread(grant_reader, store.url)  # as the console does once it has migrated
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / "config.toml").read_text())
+    (query,) = [g["query"] for g in config["gates"] if g["name"] == "critical_alerts"]
+
+    async def count() -> float:
+        return await store.sandbox.value(query, timedelta(seconds=2))
+
+    assert await count() == 0
+    await store.raise_alert("am:disk", "alertmanager", "critical", "DiskFull", "")
+    await store.raise_alert("ev:1", "events", "P1", "payments down", "")
+    await store.raise_alert("rule:error_rate_1h", "rule", "critical", "error rate over 1 h", "0.8 %")
+    await store.raise_alert("rollout:auto_rollback:phase_4_deployment", "rollout", "critical", "auto-rollback", "")
+    assert await count() == 4
+    await store.raise_alert("rule:gate:error_rate", "rule", "critical", "error_rate red", "1.8 %")
+    await store.raise_alert("rule:gate:critical_alerts", "rule", "critical", "critical_alerts red", "4")
+    await store.raise_alert("am:cert", "alertmanager", "warning", "CertExpiry", "")
+    assert await count() == 4
+    await store.ack_alert("rule:error_rate_1h", "alice")
+    await store.resolve_alerts(["am:disk"])
+    assert await count() == 2

@@ -78,3 +78,70 @@ def test_clock_ticks_lie_inside_the_span_evenly_and_are_few(start, span, most):
     assert all(start <= at <= start + span for at, _ in ticks)
     gaps = {(b - a) for (a, _), (b, _) in zip(ticks, ticks[1:])}
     assert len(gaps) <= 1
+
+
+def test_a_weekday_time_for_a_deadline_and_local_as_a_name():
+    assert time_text(AT, zone_named("Asia/Kolkata"), weekday=True, seconds=False) == "Wed 08:42 IST"
+    assert zone_named("local").utcoffset(AT) == zone_named("").utcoffset(AT)
+
+
+def test_a_machine_zone_by_name_follows_summer_time(monkeypatch):
+    import time
+
+    from checks.times import local_zone
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        zone = local_zone()
+        assert time_text(AT, zone) == "04:12:09 CET"
+        assert time_text(AT.replace(month=7), zone) == "05:12:09 CEST"  # not the offset it had at start
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_rollout_actions_are_marked_with_short_labels():
+    from checks.times import marker_label
+
+    assert marker_label("advance", 10) == "↑10%"
+    assert marker_label("rollback", 0, automatic=True) == "⟲0% auto"
+    assert marker_label("rollback", 0) == "⟲0%"
+    assert marker_label("hold", 10) == "‖hold"
+    assert marker_label("resume", 10) == "▶resume"
+
+
+def _event(at, action="advance", to_pct=10, automatic=False):
+    from checks.models import AuditEvent
+
+    return AuditEvent(at=at, operator="alice", action=action, from_pct=5, to_pct=to_pct, reason="r", verdict="GO",
+                      automatic=automatic)
+
+
+def test_markers_are_the_actions_inside_the_window_oldest_first():
+    from checks.times import markers_in_window
+
+    start, end = AT - timedelta(hours=1), AT
+    events = [_event(AT - timedelta(minutes=10), "rollback", 0, automatic=True),
+              _event(AT - timedelta(hours=2)),  # before the window
+              _event(AT - timedelta(minutes=50), to_pct=5),
+              _event(AT + timedelta(minutes=1), to_pct=25)]  # after it
+    assert markers_in_window(events, start, end) == [(AT - timedelta(minutes=50), "↑5%"),
+                                                      (AT - timedelta(minutes=10), "⟲0% auto")]
+    assert markers_in_window([], start, end) == []
+
+
+def test_markers_past_the_limit_keep_the_newest():
+    from checks.times import markers_in_window
+
+    events = [_event(AT - timedelta(minutes=m), to_pct=m) for m in range(1, 31)]
+    marks = markers_in_window(events, AT - timedelta(hours=1), AT, limit=5)
+    assert [label for _, label in marks] == ["↑5%", "↑4%", "↑3%", "↑2%", "↑1%"]
+
+
+def test_every_chart_window_folds_into_a_bounded_number_of_points():
+    from checks.times import CHART_WINDOWS
+
+    assert set(CHART_WINDOWS) == {"1h", "24h", "7d"}
+    for span, bucket in CHART_WINDOWS.values():
+        assert span / bucket <= 200

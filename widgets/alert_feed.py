@@ -1,4 +1,8 @@
-"""The alert feed: newest first, coloured by severity, with time and source.
+"""The alert feed: newest first, coloured by severity, with time (in the screen's
+zone, written) and source.
+
+The summary column takes the width that is left and cuts the text to it: the feed
+never scrolls sideways (the alert's detail screen has the whole text).
 
 The feed keeps the row the operator selected across refreshes by the alert's
 fingerprint (a new alert arriving on top must not move the cursor onto another
@@ -6,10 +10,13 @@ alert just before `k` acknowledges it), and shows only the alerts that match its
 filter (`matches`), set by the screen from the `/` input (`AlertFilter`)."""
 from __future__ import annotations
 
+from datetime import datetime, timezone, tzinfo
+
 from rich.text import Text
 from textual.widgets import DataTable, Input
 
 from checks.models import Alert
+from checks.times import time_text
 
 from .format import SEVERITY_STYLE
 from .literal import literal, visible
@@ -35,23 +42,88 @@ class AlertFilter(Input):
     """
 
 
+SEV_WIDTH = 8  # "critical"
+
+
 class AlertFeed(DataTable):
+    # The summary is cut to the column, never scrolled to: no sideways scrollbar at any width.
+    DEFAULT_CSS = """
+    AlertFeed { overflow-x: hidden; }
+    """
+
     def __init__(self, **kw):
         super().__init__(cursor_type="row", **kw)
         self._alerts: tuple[Alert, ...] | None = None  # what the snapshot holds
         self._shown: tuple[Alert, ...] | None = None  # what is on screen (the filter applied)
         self.query_text = ""
+        self.zone: tzinfo = timezone.utc
+        self._widths: tuple[int, int] | None = None
+        self._compact = False  # no severity column: the severity leads the alert's text
 
     # Not `loading`: that name is Textual's reactive, and a method there made the feed
     # count as loading, so focus skipped it and no alert could be selected.
     def show_loading(self) -> None:
         if self._shown is None and self.row_count == 0:
-            self.add_row("", "", Text("loading…", style="dim italic"), key=NONE_KEY)
+            self._add("", "", Text("loading…", style="dim italic"), key=NONE_KEY)
 
     def on_mount(self) -> None:
-        self.add_column("Time", key="at")
-        self.add_column("Sev", key="sev")
-        self.add_column("Alert", key="name")
+        self._columns()
+
+    def on_resize(self) -> None:
+        self._refit()
+
+    def _refit(self) -> bool:
+        """New column widths (the rows drawn again) when the panel's width or the
+        zone's label asks for them."""
+        if not self._columns():
+            return False
+        if self._alerts is not None:
+            self._render(self._alerts)
+        else:
+            self.show_loading()
+        return True
+
+    def _columns(self) -> bool:
+        """Fixed widths that add up to the panel's (less a vertical scrollbar, which
+        comes and goes with the number of rows): the time's, the severity's, and
+        the rest for the alert. True when they changed."""
+        time_w = len(time_text(datetime(2000, 1, 1, tzinfo=timezone.utc), self.zone, seconds=False))
+        pad = 2 * self.cell_padding
+        room = self.size.width - self.styles.scrollbar_size_vertical
+        name_w = room - (time_w + pad) - (SEV_WIDTH + pad) - pad
+        # A narrow panel (the bottom strip at 80 columns) gives the alert the severity's
+        # column: the severity leads the alert's text instead.
+        compact = name_w < 16
+        if compact:
+            name_w += SEV_WIDTH + pad
+        name_w = max(4, name_w)
+        if (time_w, name_w) == self._widths:
+            return False
+        self._widths = (time_w, name_w)
+        self._compact = compact
+        self.clear(columns=True)
+        self.add_column("Time", key="at", width=time_w)
+        if not compact:
+            self.add_column("Sev", key="sev", width=SEV_WIDTH)
+        self.add_column("Alert", key="name", width=name_w)
+        return True
+
+    def _add(self, at: Text | str, sev: Text | str, name: Text, key: str | None) -> None:
+        if self._compact:
+            if sev:
+                name = Text.assemble(sev, " ", name)
+                name.no_wrap, name.overflow = True, "ellipsis"
+            self.add_row(at, name, key=key)
+        else:
+            self.add_row(at, sev, name, key=key)
+
+    def set_zone(self, zone: tzinfo) -> None:
+        """Write the times in `zone` (the screen's: the configured one, or UTC)."""
+        if zone == self.zone:
+            return
+        self.zone = zone
+        if not self._refit() and self._alerts is not None:
+            self._render(self._alerts)
 
     def set_filter(self, query: str) -> None:
         self.query_text = query.strip()
@@ -89,10 +161,11 @@ class AlertFeed(DataTable):
             name.append(literal(a.name, style="bold" if not a.acked else "dim", limit=200))
             if a.summary:
                 name.append("  ")
-                name.append(literal(a.summary, style="dim" if a.acked else ""))
+                name.append(literal(a.summary, style="dim" if a.acked else "", limit=400))
+            name.no_wrap, name.overflow = True, "ellipsis"  # cut to the column, never wrapped
             sev = a.severity.upper() if a.severity.lower().startswith("p") else a.severity
-            self.add_row(
-                Text(a.at.astimezone().strftime("%H:%M:%S"), style="dim"),
+            self._add(
+                Text(time_text(a.at, self.zone, seconds=False), style="dim"),
                 literal(sev, style=style, limit=12),
                 name,
                 key=a.fingerprint or None,
@@ -104,7 +177,7 @@ class AlertFeed(DataTable):
             self.move_cursor(row=min(max(row, 0), len(shown) - 1), animate=False)
         else:
             empty = f"no alert matches “{visible(self.query_text, limit=60)}”" if self.query_text else "no alerts"
-            self.add_row("", "", Text(empty, style="dim italic"), key=NONE_KEY)
+            self._add("", "", Text(empty, style="dim italic"), key=NONE_KEY)
 
     @property
     def selected(self) -> Alert | None:

@@ -35,6 +35,7 @@ class GatesTable(DataTable):
         self._rows: dict[str, tuple] = {}  # every column's cell, shown or not, by gate name
         self._shown: tuple[tuple[str, int], ...] = ()  # the columns on screen and their widths
         self._last: tuple[tuple[GateReading, ...], dict] | None = None
+        self._built: dict[str, tuple[GateReading, tuple, tuple]] = {}  # by gate: the reading, trend and cells built
 
     def on_mount(self) -> None:
         # Colours are baked into the cells: a new theme rebuilds them.
@@ -46,7 +47,7 @@ class GatesTable(DataTable):
     def show(self, gates: tuple[GateReading, ...], history: dict[str, tuple]) -> None:
         """Update only the cells whose content changed, and repaint only their rows."""
         self._last = (gates, history)
-        new_rows = {g.name: self._cells(g, history.get(g.name, ())) for g in gates}
+        new_rows = {g.name: self._row_cells(g, history.get(g.name, ())) for g in gates}
         if list(new_rows) != list(self._rows):
             self._rows = new_rows
             self._fit(force=True)
@@ -55,36 +56,57 @@ class GatesTable(DataTable):
         if self._layout() != self._shown:
             self._fit(force=True)
             return
+        shown = {key for key, _ in self._shown}
+        changes = {}
         for name, cells in new_rows.items():
+            if cells is old_rows[name]:
+                continue  # the same reading and trend as the last snapshot's
             changed = {key: new for (key, _), new, prev in zip(COLUMNS, cells, old_rows[name])
-                       if new != prev and self._is_shown(key)}
+                       if key in shown and new != prev}
             if changed:
-                self._set_row_cells(name, changed)
+                changes[name] = changed
+        if changes:
+            self._set_cells(changes)
 
-    def _set_row_cells(self, name: str, cells: dict[str, object]) -> None:
-        """Put new cells in one row and repaint that row alone.
+    def _row_cells(self, g: GateReading, hist) -> tuple:
+        """The row's cells, the very tuple of the last snapshot when its reading and
+        trend are the same (most gates, most seconds)."""
+        built = self._built.get(g.name)
+        if built is not None and built[0] == g and built[1] is hist:
+            return built[2]
+        cells = self._cells(g, hist)
+        self._built[g.name] = (g, hist, cells)
+        return cells
+
+    def _set_cells(self, changes: dict[str, dict[str, object]]) -> None:
+        """Put new cells in their rows and repaint those rows alone.
 
         DataTable.update_cell bumps one counter that keys every one of its render caches,
         so changing one cell re-renders every row (at 1 Hz, most of the console's idle
-        cost). Here the row's own cache entries are dropped and its region repainted;
-        the other rows are drawn from their caches. (textual is pinned: these caches are
-        DataTable's own, and tests/test_layout.py checks the repaint stays row-local.)"""
-        row_key = RowKey(name)
-        for key, value in cells.items():
-            self._data[row_key][ColumnKey(key)] = value
-        row_index = self.get_row_index(row_key)
-        for cache, matches in ((self._row_render_cache, lambda k: k[0] == row_key),
-                               (self._cell_render_cache, lambda k: k[0] == row_key),
-                               (self._row_renderable_cache, lambda k: k[1] == row_index)):
+        cost). Here only the changed cells' renders are dropped (a cell is rendered by
+        Rich, the costly part: a row changing each second mostly changes one or two
+        cells, its detail's count of probes) with the row's assembled line, and the row's
+        region repainted; the other rows and cells are drawn from their caches. (textual
+        is pinned: these caches are DataTable's own, and tests/test_layout.py checks the
+        repaint stays row-local.)"""
+        rows = {RowKey(name) for name in changes}
+        cells = {(RowKey(name), ColumnKey(key)) for name, changed in changes.items() for key in changed}
+        indexes = {self.get_row_index(row) for row in rows}
+        for name, changed in changes.items():
+            for key, value in changed.items():
+                self._data[RowKey(name)][ColumnKey(key)] = value
+        # One pass over each cache (the cells' holds up to 10 000 entries).
+        for cache, matches in ((self._row_render_cache, lambda k: k[0] in rows),
+                               (self._cell_render_cache, lambda k: (k[0], k[1]) in cells),
+                               (self._row_renderable_cache, lambda k: k[1] in indexes)):
             for k in [k for k in cache.keys() if matches(k)]:
                 cache.discard(k)
         self._line_cache.clear()  # keyed by screen line; the other rows' lines are rebuilt from their row caches
-        self.refresh_row(row_index)
-
-    def _is_shown(self, key: str) -> bool:
-        return any(k == key for k, _ in self._shown)
+        for index in sorted(indexes):
+            self.refresh_row(index)
 
     def _restyle(self) -> None:
+        self._built.clear()  # the colours are baked into the cells
         if self._last is not None:
             self._rows = {g.name: self._cells(g, self._last[1].get(g.name, ())) for g in self._last[0]}
             self._fit(force=True)

@@ -1,15 +1,19 @@
-"""The rollout: the step ladder, the current step, its state and the soak left."""
+"""The rollout: the step ladder, the current step, its state (since when, in the
+screen's zone) and the soak left."""
 from __future__ import annotations
 
+from datetime import timezone, tzinfo
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.events import Mount
 from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 
 from checks.durations import duration_text
 from checks.models import AutoRollbackView, RolloutView
+from checks.times import time_text
 
 from .format import BAND_CLASSES, band_css
 from .literal import literal, visible
@@ -63,6 +67,17 @@ def auto_rollback_line(a: AutoRollbackView | None, style=_plain) -> Text:
     return out
 
 
+class SoakBar(ProgressBar):
+    """The soak's progress bar without Textual's 1 Hz ETA timer: no ETA is shown, and
+    the timer repainted the bar every second, half a second off the snapshot's
+    repaint (two screen updates a second instead of one). It moves when the panel
+    sets its progress."""
+
+    def on_mount(self, event: Mount) -> None:
+        event.prevent_default()  # ProgressBar.on_mount would start the timer
+        self.update()
+
+
 class RolloutPanel(Vertical):
     COMPONENT_CLASSES = BAND_CLASSES | {"rollout--idle", "rollout--current", "rollout--alarm"}
     DEFAULT_CSS = band_css("RolloutPanel") + ROLLOUT_CSS + """
@@ -72,8 +87,10 @@ class RolloutPanel(Vertical):
     RolloutPanel > ProgressBar { height: 1; }
     RolloutPanel > #auto { height: auto; }
     """
-    view: reactive[RolloutView | None] = reactive(None)
-    auto: reactive[AutoRollbackView | None] = reactive(None)
+    # repaint=False: the panel itself draws nothing; each line is a Static updated when its text changes.
+    view: reactive[RolloutView | None] = reactive(None, repaint=False)
+    auto: reactive[AutoRollbackView | None] = reactive(None, repaint=False)
+    zone: reactive[tzinfo] = reactive(timezone.utc, repaint=False)  # the screen's: the configured zone, or UTC
 
     def __init__(self, clock, **kw):
         super().__init__(**kw)
@@ -85,7 +102,7 @@ class RolloutPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("rollout state not loaded yet", id="ladder")
         yield Static("", id="state")
-        yield ProgressBar(total=100, show_eta=False, id="soak")
+        yield SoakBar(total=100, show_eta=False, id="soak")
         yield Static("", id="auto")
 
     def on_mount(self) -> None:
@@ -98,6 +115,7 @@ class RolloutPanel(Vertical):
 
     def _restyle(self) -> None:
         self._ladder_key = self._state_text = None
+        self.query_one("#auto", Static)._shown = None  # type: ignore[attr-defined]
         self.watch_view(self.view)
         self.watch_auto(self.auto)
 
@@ -110,8 +128,16 @@ class RolloutPanel(Vertical):
             self.query_one("#ladder", Static).update(ladder(view.steps, view.percentage, self._style))
         self.ticker.tick()
 
+    def watch_zone(self) -> None:
+        self._state_text = None
+        self._tick()
+
     def watch_auto(self, auto: AutoRollbackView | None) -> None:
-        self.query_one("#auto", Static).update(auto_rollback_line(auto, self._style))
+        line = auto_rollback_line(auto, self._style)
+        box = self.query_one("#auto", Static)
+        if line != getattr(box, "_shown", None):  # breaching seconds change; armed, it does not
+            box._shown = line  # type: ignore[attr-defined]
+            box.update(line)
 
     def _tick(self) -> None:
         v = self.view
@@ -119,8 +145,14 @@ class RolloutPanel(Vertical):
             return
         left = v.soak_left_at(self._clock())
         state = Text.assemble((v.state.replace("_", " "), self._style(STATE_CLASS.get(v.state, "band--muted"))))
+        if v.stage_started_at is not None and v.state != "idle":
+            # A hold does not move the stage's start: it says when the step began, not the hold.
+            since = "step began" if v.state == "held" else "since"
+            state.append(f" {since} {time_text(v.stage_started_at, self.zone, seconds=False)}",
+                         style=self._style("band--muted"))
         if v.state in ("soaking", "held"):
-            state.append(f"  soak {duration_text(left)} left of {duration_text(v.soak_seconds)}")
+            # Its own line: glued to the state word by spaces alone, a wrap or a copy read "soakingsoak".
+            state.append(f"\nsoak {duration_text(left)} left of {duration_text(v.soak_seconds)}")
             if v.state == "held":
                 state.append("  paused", style=self._style("band--yellow"))
         if v.actuation == "failed":

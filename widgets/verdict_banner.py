@@ -9,7 +9,7 @@ Colours are the theme's ($success, $warning, $error, through component classes);
 each is beside a word or a symbol, so NO_COLOR or a light theme still reads."""
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import timezone, tzinfo
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -44,8 +44,11 @@ class VerdictBanner(Vertical):
     VerdictBanner #verdict-word.HOLD { background: $warning; color: $text; }
     VerdictBanner #verdict-word.ROLLBACK { background: $error; color: $text; }
     VerdictBanner #verdict-word.STALE { background: $warning-muted; color: $text; }
-    VerdictBanner #verdict-text {
-        width: 1fr; height: auto; min-height: 3; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis;
+    VerdictBanner #verdict-lines { width: 1fr; height: auto; min-height: 3; padding: 0 1; }
+    VerdictBanner #verdict-info { height: 1; }
+    VerdictBanner #verdict-clock { width: auto; }
+    VerdictBanner #verdict-about, VerdictBanner #verdict-text {
+        width: 1fr; height: auto; text-wrap: nowrap; text-overflow: ellipsis;
     }
     VerdictBanner > #notices {
         height: auto; padding: 0 1; background: $error-muted; color: $text; text-style: bold;
@@ -60,15 +63,24 @@ class VerdictBanner(Vertical):
     VerdictBanner > .verdict-banner--label { color: $foreground-muted; text-style: bold; }
     VerdictBanner > .verdict-banner--badge { color: $text; background: $accent-muted; text-style: bold; }
     """
-    snapshot: reactive[Snapshot | None] = reactive(None)
-    starting: reactive[str] = reactive("connecting to the database…")
-    read_only: reactive[bool] = reactive(False)
-    stale_for: reactive[float] = reactive(0.0)  # no new evaluation for this long (0: fresh)
+    # repaint=False: the banner itself draws nothing; a repaint of it would redraw
+    # every line it covers each second. Its Statics are updated when their text changes.
+    snapshot: reactive[Snapshot | None] = reactive(None, repaint=False)
+    starting: reactive[str] = reactive("connecting to the database…", repaint=False)
+    read_only: reactive[bool] = reactive(False, repaint=False)
+    stale_for: reactive[float] = reactive(0.0, repaint=False)  # no new evaluation for this long (0: fresh)
+    zone: reactive[tzinfo] = reactive(timezone.utc, repaint=False)  # every time is written in it: the configured zone, or UTC
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="verdict-row"):
             yield Static("…", id="verdict-word")
-            yield Static("", id="verdict-text")
+            with Vertical(id="verdict-lines"):
+                # The evaluation's time changes every second: a Static of its own, so that
+                # what repaints each second is those few cells, not the banner's lines.
+                with Horizontal(id="verdict-info"):
+                    yield Static("", id="verdict-clock")
+                    yield Static("", id="verdict-about")
+                yield Static("", id="verdict-text")
         yield Static("", id="notices")
 
     def on_mount(self) -> None:
@@ -85,26 +97,29 @@ class VerdictBanner(Vertical):
     def watch_read_only(self) -> None:
         self._show()
 
+    def watch_zone(self) -> None:
+        self._show()
+
     def watch_stale_for(self) -> None:
         self._show()
 
     def render_text(self) -> Text:
         """The banner as plain text (what a test or a screen reader reads): the verdict
         word first, then the lines beside it, then the loud lines."""
-        parts = []
-        for wid in ("#verdict-word", "#verdict-text", "#notices"):
-            widget = self.query_one(wid, Static)
-            if wid == "#notices" and not widget.display:
-                continue
-            shown = widget.render()
-            parts.append(getattr(shown, "plain", str(shown)))
+        def plain(wid: str) -> str:
+            shown = self.query_one(wid, Static).render()
+            return getattr(shown, "plain", str(shown))
+
+        parts = [plain("#verdict-word"), plain("#verdict-clock") + plain("#verdict-about"), plain("#verdict-text")]
+        if self.query_one("#notices").display:
+            parts.append(plain("#notices"))
         return Text("\n".join(parts))
 
     def _style(self, name: str):
         return self.get_component_rich_style(name, partial=True)
 
     def _restyle(self) -> None:
-        for wid in ("#verdict-word", "#verdict-text", "#notices"):
+        for wid in ("#verdict-word", "#verdict-clock", "#verdict-about", "#verdict-text", "#notices"):
             self.query_one(wid, Static)._shown = None  # type: ignore[attr-defined]
         self._show()
 
@@ -116,10 +131,11 @@ class VerdictBanner(Vertical):
         s = self.snapshot
         if s is None:
             self._set(word, "…", "")
-            self._set(text, Text.assemble("\n", (visible(self.starting, limit=300), "italic")))
+            self._info(None)
+            self._set(text, Text(visible(self.starting, limit=300), style="italic"))
             self._notices(())
             return
-        stance = s.stance
+        stance = s.stance_in(self.zone)
         if self.stale_for:
             # The engine stopped producing evaluations: the last verdict is not a verdict.
             self._set(word, "STALE", "STALE")
@@ -128,7 +144,8 @@ class VerdictBanner(Vertical):
             # reads as done; the rollout's line says what was done.
             self._set(word, Text(s.verdict.value + (f"\n{stance.note}" if stance.note else ""), justify="center"),
                       WORD_CLASS[s.verdict])
-        lines = [self._info(s), self._gates(stance)]
+        self._info(s)
+        lines = [self._gates(stance)]
         status = self._status(s)
         if status is not None:
             lines.append(status)  # stale or no database: actions are refused, whatever the rollout says
@@ -142,12 +159,24 @@ class VerdictBanner(Vertical):
         block.no_wrap = True  # one line each, cut with an ellipsis
         block.overflow = "ellipsis"
         self._set(text, block)
-        self._notices(s.notice_lines)
+        self._notices(s.notice_lines_in(self.zone))
 
-    def _info(self, s: Snapshot) -> Text:
+    def _info(self, s: Snapshot | None) -> None:
+        """The first line: the evaluation's time first (at 80 columns it is what must
+        not be cut), then the flag, its step, who leads."""
+        clock = self.query_one("#verdict-clock", Static)
+        about = self.query_one("#verdict-about", Static)
+        if s is None:
+            self._set(clock, Text(""), layout=True)
+            clock._width = 0  # type: ignore[attr-defined]
+            self._set(about, Text(""))
+            return
         muted = self._style("verdict-banner--muted")
-        # The evaluation's time first: at 80 columns it is what must not be cut.
-        info = Text(f"evaluated {time_text(s.at, timezone.utc)}", style=muted)
+        time = Text(f"evaluated {time_text(s.at, self.zone)}", style=muted)
+        # Its width changes with the zone's name alone: only then is a layout pass needed.
+        self._set(clock, time, layout=time.cell_len != getattr(clock, "_width", None))
+        clock._width = time.cell_len  # type: ignore[attr-defined]
+        info = Text()
         if s.rollout is not None:
             info.append("  ·  ", style=muted)
             info.append(visible(s.rollout.flag, limit=100), style="bold")
@@ -162,7 +191,9 @@ class VerdictBanner(Vertical):
         if self.read_only:
             info.append("  ")
             info.append(" READ-ONLY ", style=self._style("verdict-banner--badge"))
-        return info
+        info.no_wrap = True
+        info.overflow = "ellipsis"
+        self._set(about, info)
 
     def _gates(self, stance: Stance) -> Text:
         line = Text("gates    ", style=self._style("verdict-banner--label"))

@@ -7,12 +7,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from importlib import resources
 
 from .. import __version__
-from ..config import Config, ConfigError, load_config
+from ..config import Config, ConfigError, load_config, packaged_config
 from ..secrets import mask_text
-from . import acting, audit, reading, report, running
+from . import acting, audit, reading, report, review, running
 from .common import (
     EXIT_BUG, EXIT_INTERRUPTED, EXIT_UNAVAILABLE, EXIT_USAGE, Command, DatabaseUnavailable, Parser, UsageError,
     common_options, out,
@@ -21,6 +20,7 @@ from .common import (
 # Every command: its help, its arguments, and (config, parsed arguments) -> exit code.
 COMMANDS: dict[str, Command] = {
     **running.COMMANDS, **reading.COMMANDS, **acting.COMMANDS, **audit.COMMANDS, **report.COMMANDS,
+    **review.COMMANDS,
 }
 
 
@@ -104,12 +104,7 @@ def _load(args, *, demo: bool) -> Config:
         if not demo:
             raise
     # The demo runs anywhere: fall back to the packaged copy of the repository's config.toml.
-    text = resources.files("console").joinpath("default_config.toml").read_text()
-    import tomllib
-
-    from ..config import parse_config
-
-    return parse_config(tomllib.loads(text), path="(built-in demo config)", text=text)
+    return packaged_config()
 
 
 def _attach_demo(config: Config) -> Config:

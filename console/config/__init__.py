@@ -31,11 +31,13 @@ and an error shows the `${NAME}` written in the file, never the value. `headers`
 (on [[targets]], [prometheus], [alertmanager] and the http [actuator]) are sent
 with every request; their values are secrets too.
 
-The package: `values.py` (the value types and their bounds), `models.py` (the
-sections and the Config), `loading.py` (reading the file, ${NAME}, TOML errors),
+The package: `values.py` (the value types and their bounds, and the base of every
+section), `models.py` (the Config, its smaller sections and the checks across them),
+`gates.py` (`[[gates]]`), `rollout.py` (`[rollout]`, `[auto_rollback]`, `[actuator]`,
+`[burn_in]`, `[review]`), `notify.py` (`[[notify]]`), `loading.py` (reading the file, ${NAME}, TOML errors),
 `explain.py` (a pydantic error in words) and `toml_lines.py` (where a key is written).
 """
-from .loading import ConfigError, default_config_path, load_config, parse_config
+from .loading import ConfigError, default_config_path, load_config, packaged_config, parse_config
 from .models import (
     ActuatorSection,
     AlertmanagerSection,
@@ -54,6 +56,6 @@ from .models import (
 
 __all__ = [
     "ActuatorSection", "AlertmanagerSection", "AlertsSection", "AutoRollbackSection", "BurnInSection", "Config",
-    "ConfigError", "ConsoleSection", "CoverageSection", "DatabaseSection", "Gate", "PrometheusSection",
+    "ConfigError", "ConsoleSection", "packaged_config", "CoverageSection", "DatabaseSection", "Gate", "PrometheusSection",
     "RolloutSection", "Target", "default_config_path", "load_config", "parse_config",
 ]

@@ -41,7 +41,7 @@ def explain_error(err: dict, raw: dict) -> tuple[tuple, str]:
             hint = f' (a band is an operator and a number in quotes, like "< {given}")'
         return loc, f"expected a string in quotes, got {_describe(given)}{hint}"
     if kind == "list_type":
-        if len(loc) == 1 and loc[0] in ("targets", "gates") and isinstance(given, dict):
+        if len(loc) == 1 and loc[0] in _LIST_SECTIONS and isinstance(given, dict):
             return loc, f"write [[{loc[0]}]] (two brackets) for each entry, not [{loc[0]}]"
         return loc, f"expected a list [...], got {_describe(given)}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
@@ -113,7 +113,7 @@ def _unknown_key(loc: tuple, given: object) -> str:
     if len(loc) == 1:
         homes = [s for s, f in Config.model_fields.items() if key in (_model_in(f.annotation) or BaseModel).model_fields]
         if homes:
-            where = " or ".join(f"[[{h}]]" if h in ("targets", "gates") else f"[{h}]" for h in homes)
+            where = " or ".join(f"[[{h}]]" if h in _LIST_SECTIONS else f"[{h}]" for h in homes)
             return f"{msg} at the top level; a key of that name belongs in {where}"
         if section:
             return f"{msg}; the sections are {', '.join(Config.model_fields)}"
@@ -132,7 +132,7 @@ def _missing_hint(loc: tuple) -> str:
 
 # --- where in the file --------------------------------------------------------------
 
-_LIST_SECTIONS = ("targets", "gates")
+_LIST_SECTIONS = ("targets", "gates", "notify")
 
 
 def describe_loc(loc: tuple, raw: dict, text: str) -> str:

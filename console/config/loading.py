@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from ..secrets import mask_text, mask_url, register_secret
 from .explain import explain_error, describe_loc
 from .models import Config
+from .notify import notify_secrets
 from .toml_lines import line_index
 from .values import check_db_url
 
@@ -249,4 +250,14 @@ def parse_config(
 
 def _header_values(config: Config) -> list[str]:
     sections = [*config.targets, config.prometheus, config.alertmanager, config.actuator]
-    return [v for s in sections for v in s.headers.values()]
+    return [v for s in sections for v in s.headers.values()] + notify_secrets(config.notify)
+
+
+def packaged_config() -> Config:
+    """The demo's own config: the repository's config.toml, shipped in the package as
+    console/default_config.toml, for a demo started where no config file is."""
+    import tomllib
+    from importlib import resources
+
+    text = resources.files("console").joinpath("default_config.toml").read_text()
+    return parse_config(tomllib.loads(text), path="(built-in demo config)", text=text)

@@ -2,49 +2,40 @@
 from __future__ import annotations
 
 import os
-import re
-import string
 import typing
-from datetime import datetime, timedelta
+from datetime import timedelta, tzinfo
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
-from checks.bands import check_bands
-from checks.day1 import DAY1_BANDS, DAY1_UNITS, PROBE_METRICS
-from checks.models import Bands, Condition
 from checks.sql_text import one_statement_problem
+from checks.times import zone_named
 from widgets.literal import visible
 
+from .gates import Gate
+from .notify import Notify
+from .rollout import ActuatorSection, AutoRollbackSection, BurnInSection, ReviewSection, RolloutSection
 from .values import (
+    Section,
     MAX_INTERVAL,
     MAX_WINDOW,
     MIN_REFRESH,
-    AwareDatetime,
     DbUrl,
     Headers,
     HttpUrl,
     Interval,
     Name,
     Timeout,
-    Window,
     _duration_within,
-    _durations,
     KeyProblem,
     _no_control,
 )
-
-class Section(BaseModel):
-    # A typo in a key must not be silently ignored, and "7" is not 7.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ConsoleSection(Section):
@@ -55,6 +46,19 @@ class ConsoleSection(Section):
     # applied, a new critical alert) that happens while this console runs. A bool,
     # strictly: "yes" or 1 is an error naming the key, never silently off.
     bell: bool = True
+    # The zone every time on screen is written in: an IANA name ("Europe/Berlin"),
+    # "UTC", or "local" / "" for this machine's. `z` flips the screen to UTC and back.
+    timezone: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        zone_named(v.strip())  # a name with no zone is refused here, naming the file and key
+        return v.strip()
+
+    @property
+    def zone(self) -> tzinfo:
+        return zone_named(self.timezone)
 
 
 class DatabaseSection(Section):
@@ -71,56 +75,6 @@ class DatabaseSection(Section):
     @property
     def data_path(self) -> Path:
         return Path(os.path.expanduser(self.data_dir))
-
-
-class RolloutSection(Section):
-    flag: str = "phase_4_deployment"
-    steps: list[int] = Field(default_factory=lambda: [0, 5, 10, 25, 50, 75, 100])
-    soak: Annotated[timedelta | list[timedelta], BeforeValidator(_durations)] = timedelta(hours=12)
-
-    @field_validator("flag")
-    @classmethod
-    def _flag(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", v):
-            raise ValueError(f"{v!r}: a flag name is 1-100 letters, digits, _ . : -")
-        return v
-
-    @field_validator("steps")
-    @classmethod
-    def _steps(cls, v: list[int]) -> list[int]:
-        if len(v) < 2:
-            raise ValueError(f"{v}: give at least two steps, starting at 0, like [0, 5, 10, 25, 50, 75, 100]")
-        for i, s in enumerate(v):
-            if not 0 <= s <= 100:
-                raise KeyProblem((i,), f"{s} is not a percentage; every step must be within 0-100")
-        if v[0] != 0:
-            raise KeyProblem((0,), f"the first step must be 0 (where a rollback returns), not {v[0]}")
-        for i in range(1, len(v)):
-            if v[i] <= v[i - 1]:
-                raise KeyProblem(
-                    (i,), f"{v[i]} does not come after {v[i - 1]}; steps must be strictly increasing"
-                )
-        return v
-
-    @model_validator(mode="after")
-    def _soak_per_step(self) -> "RolloutSection":
-        if isinstance(self.soak, list) and len(self.soak) != len(self.steps):
-            raise KeyProblem(
-                ("soak",),
-                f"a list of soaks needs one per step ({len(self.steps)} steps: {self.steps}), "
-                f"got {len(self.soak)}; or give one duration for every step",
-            )
-        return self
-
-    def soak_for(self, percentage: int) -> timedelta:
-        """The soak of the step at `percentage`. A percentage that is not a step (the
-        steps changed mid-rollout) takes the soak of the highest step below it."""
-        if not isinstance(self.soak, list):
-            return self.soak
-        if percentage in self.steps:
-            return self.soak[self.steps.index(percentage)]
-        below = [i for i, s in enumerate(self.steps) if s < percentage]
-        return self.soak[below[-1] if below else 0]
 
 
 class Target(Section):
@@ -153,102 +107,6 @@ class Target(Section):
         if not self.url:
             raise KeyProblem(("url",), "a target needs a URL, like \"http://127.0.0.1:8080/health\"")
         return self
-
-
-class Gate(Section):
-    name: Name
-    source: Literal["probe", "promql", "sql"]
-    metric: str = ""  # probe gates: error_rate | p95_latency | uptime | checks_passing (default: name)
-    target: str = ""  # probe gates: one target's probes only (default: all targets)
-    window: Window = timedelta(minutes=5)
-    query: str = ""
-    interval: Interval = timedelta(seconds=30)  # promql / sql gates
-    timeout: Timeout = timedelta(seconds=5)
-    unit: Annotated[str | None, BeforeValidator(lambda v: _no_control(v, "a unit"))] = None
-    green: str | None = None  # e.g. "< 0.1"
-    red: str | None = None  # e.g. "> 1.0"
-    # probe gates over a window: below this share of the window covered, or fewer
-    # samples, the gate is UNKNOWN (default: [coverage])
-    min_coverage: float | None = Field(default=None, ge=0, le=1)
-    min_samples: int | None = Field(default=None, ge=0, le=1_000_000)
-
-    @model_validator(mode="after")
-    def _shape(self) -> "Gate":
-        if self.source == "probe":
-            metric = self.metric or self.name
-            if metric not in PROBE_METRICS:
-                raise KeyProblem(
-                    ("metric",) if self.metric else ("name",),
-                    f"a probe gate measures one of {', '.join(PROBE_METRICS)}; "
-                    f"{metric!r} is not one"
-                    + ("" if self.metric else " (a probe gate's metric is its name unless you set metric = ...)"),
-                )
-            if self.query:
-                raise KeyProblem(("query",), "a probe gate takes no query (it is computed from probe results)")
-        else:
-            if not self.query.strip():
-                raise KeyProblem(("query",), f"a {self.source} gate needs a query whose single number is the value")
-            if self.source == "sql" and (problem := one_statement_problem(self.query)):
-                raise KeyProblem(("query",), problem)
-            if self.metric:
-                raise KeyProblem(("metric",), f"only probe gates take a metric; a {self.source} gate's value is its query's")
-            if self.target:
-                raise KeyProblem(("target",), f"only probe gates take a target; a {self.source} gate's value is its query's")
-            for key in ("min_coverage", "min_samples"):
-                if getattr(self, key) is not None:
-                    raise KeyProblem((key,), f"only probe gates have a window to cover; a {self.source} gate's answer is its query's")
-        for key in ("green", "red"):
-            text = getattr(self, key)
-            if text is not None:
-                try:
-                    Condition.parse(text)
-                except ValueError as e:
-                    raise KeyProblem((key,), str(e)) from None
-        if (self.green is None) != (self.red is None):
-            given, missing = ("green", "red") if self.red is None else ("red", "green")
-            raise KeyProblem(
-                (given,),
-                f"{given} is given but {missing} is not; give both bands (like green = \"< 0.1\", "
-                f"red = \"> 1.0\") or neither"
-                + (" to take the Day-1 bands" if self._day1_key() else ""),
-            )
-        if self.green is None and self._day1_key() is None:
-            raise KeyProblem(
-                ("name",),
-                f"{self.name!r} has no Day-1 default bands (only {', '.join(DAY1_BANDS)} do); "
-                'give bands like green = "< 0.1" and red = "> 1.0"',
-            )
-        if self.green is not None:
-            try:
-                check_bands(Condition.parse(self.green), Condition.parse(self.red))  # type: ignore[arg-type]
-            except ValueError as e:
-                raise KeyProblem(("green",), str(e)) from None
-        return self
-
-    def _day1_key(self) -> str | None:
-        for key in (self.probe_metric, self.name):
-            if key in DAY1_BANDS:
-                return key
-        return None
-
-    @property
-    def probe_metric(self) -> str:
-        return (self.metric or self.name) if self.source == "probe" else ""
-
-    @property
-    def bands(self) -> Bands:
-        """The gate's own bands, or the Day-1 matrix's for its metric (probe gates) or
-        name (error_rate, p95_latency, uptime, checks_passing, test_pass_rate,
-        critical_alerts)."""
-        if self.green is not None and self.red is not None:
-            return Bands(green=Condition.parse(self.green), red=Condition.parse(self.red))
-        return DAY1_BANDS[self.probe_metric or self.name]
-
-    @property
-    def display_unit(self) -> str:
-        if self.unit is not None:
-            return self.unit
-        return DAY1_UNITS.get(self.probe_metric or self.name, "")
 
 
 class PrometheusSection(Section):
@@ -290,97 +148,6 @@ class AlertsSection(Section):
         return v
 
 
-class AutoRollbackSection(Section):
-    """`gates` must name defined gates. Left at its default while enabled, a missing
-    default gate is an error too (auto-rollback must not silently watch nothing);
-    with enabled = false only an explicit list is checked (a typo is still a typo)."""
-
-    enabled: bool = True
-    gates: list[str] = Field(default_factory=lambda: ["error_rate", "p95_latency"])
-    sustain: Window = timedelta(minutes=5)
-    consecutive: int = Field(default=3, ge=1, le=10000)
-
-
-class ActuatorSection(Section):
-    """How the rollout percentage reaches the system being rolled out."""
-
-    type: typing.Literal["database", "http", "command", "file"] = "database"
-    table: str = "gonogo.feature_flags"  # database: (flag, enabled, rollout_percentage, updated_at)
-    url: HttpUrl = ""  # http: POST {flag, percentage, previous, enabled, idempotency_key}
-    command: list[str] = Field(default_factory=list)  # command: argv with {flag} {percentage} {previous}
-    file: str = ""  # file: a feature_flags.json, written atomically
-    headers: Headers = Field(default_factory=dict)  # http: sent with every POST; values are secret
-    timeout: Timeout = timedelta(seconds=10)
-    retries: int = Field(default=2, ge=0, le=10)
-
-    @model_validator(mode="after")
-    def _needs(self) -> "ActuatorSection":
-        if self.type == "http" and not self.url:
-            raise KeyProblem(("url",), 'an http actuator needs url = "https://flags.example/api/flags"')
-        if self.type == "command" and not self.command:
-            raise KeyProblem(("command",), 'a command actuator needs command = ["deploy.sh", "{flag}", "{percentage}"]')
-        if self.type == "file" and not self.file:
-            raise KeyProblem(("file",), 'a file actuator needs file = "/etc/myapp/feature_flags.json"')
-        if self.type == "database" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", self.table):
-            raise KeyProblem(("table",), f"{self.table!r} is not a table name (schema.table or table)")
-        for i, arg in enumerate(self.command):
-            problem = _placeholder_problem(arg)
-            if problem:
-                raise KeyProblem(
-                    ("command", i),
-                    f"{arg!r}: {problem}; the only placeholders are {{flag}}, {{percentage}}, {{previous}}, {{key}} "
-                    "(and {{ or }} for a brace)",
-                )
-        return self
-
-
-_PLACEHOLDERS = frozenset({"flag", "percentage", "previous", "key"})
-
-
-def _placeholder_problem(arg: str) -> str | None:
-    """Why a command argument's placeholders are not exactly the documented ones:
-    `{flag.x}`, `{flag[0]}`, `{flag!r}` and `{flag:>5}` reach into objects or
-    format them, which str.format would do at actuation time."""
-    try:
-        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(arg) if name is not None]
-    except ValueError as e:
-        return f"{e}".replace("'", "").lower().rstrip(".")
-    for name, spec, conv in fields:
-        if name not in _PLACEHOLDERS:
-            return f"{{{name}}} is not a placeholder" if name else "{} is not a placeholder"
-        if spec or conv:
-            return f"{{{name}}} takes no conversion or format"
-    return None
-
-
-class BurnInSection(Section):
-    """`[burn_in]`: optional. Without it there is no burn-in to count down to, and
-    the console shows none (it never makes dates up)."""
-
-    start: AwareDatetime
-    days: int = Field(default=7, gt=0, le=3650)
-    review: AwareDatetime
-
-    @model_validator(mode="after")
-    def _order(self) -> "BurnInSection":
-        try:
-            self.start + timedelta(days=self.days + 1)  # the end, with a day to spare for the countdown
-        except OverflowError:
-            raise KeyProblem(
-                ("days",), f"a burn-in of {self.days} days from {self.start.isoformat()} ends after the year 9999"
-            ) from None
-        if self.review < self.start:
-            raise KeyProblem(
-                ("review",),
-                f"the review ({self.review.isoformat()}) is before the burn-in starts ({self.start.isoformat()})",
-            )
-        return self
-
-    @property
-    def end(self) -> datetime:
-        return self.start + timedelta(days=self.days)
-
-
 class Config(Section):
     console: ConsoleSection = Field(default_factory=ConsoleSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
@@ -394,6 +161,8 @@ class Config(Section):
     burn_in: BurnInSection | None = None
     coverage: CoverageSection = Field(default_factory=CoverageSection)
     actuator: ActuatorSection = Field(default_factory=ActuatorSection)
+    notify: Notify = Field(default_factory=list)  # [[notify]] webhooks (console/config/notify.py)
+    review: ReviewSection = Field(default_factory=ReviewSection)
 
     @model_validator(mode="after")
     def _cross(self) -> "Config":
@@ -414,6 +183,12 @@ class Config(Section):
             if g.source == "probe" and not self.targets:
                 raise KeyProblem(("gates", i, "source"), "a probe gate needs at least one [[targets]] to probe")
         gate_names = {g.name for g in self.gates}
+        for i, name in enumerate(self.review.criteria):
+            if name not in gate_names:
+                raise KeyProblem(("review", "criteria", i),
+                                 f"there is no gate named {name!r}; the gates are: {_listing(gate_names)}")
+            if name in self.review.criteria[:i]:
+                raise KeyProblem(("review", "criteria", i), f"{name!r} is listed twice")
         ar = self.auto_rollback
         explicit = "gates" in ar.model_fields_set
         if ar.enabled or explicit:
@@ -441,6 +216,11 @@ class Config(Section):
         escaped (`bob\\x1b`) rather than failing every action or reaching a terminal."""
         name = self.console.operator or os.environ.get("USER") or os.environ.get("LOGNAME") or _login_name()
         return visible(name, limit=100)
+
+    @property
+    def review_criteria(self) -> tuple[str, ...]:
+        """The gates the go/no-go review takes one by one: `[review] criteria`, else every gate."""
+        return tuple(self.review.criteria) or tuple(g.name for g in self.gates)
 
     def gate(self, name: str) -> Gate:
         return next(g for g in self.gates if g.name == name)

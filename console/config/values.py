@@ -11,12 +11,18 @@ from datetime import (
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from ..durations import DurationTooLong, format_duration, parse_duration
 from ..secrets import mask_url
 
 
+
+
+class Section(BaseModel):
+    """The base of every section: a typo in a key must not be silently ignored, and "7" is not 7."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class KeyProblem(ValueError):

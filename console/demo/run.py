@@ -13,6 +13,7 @@ from ..store import demo_seed
 from ..store.db import Store
 from ..store.embedded import pgdata_path, start_embedded
 from ..store.sandbox import grant_reader
+from .controls import DemoControls
 from .seed import seed
 from .service import SimulatedService
 
@@ -43,10 +44,11 @@ async def _migrate(url: str) -> None:
         await store.close()
 
 
-def prepare_demo(config: Config, *, port: int | None = None, reset: bool = False) -> tuple[Config, SimulatedService]:
+def prepare_demo(config: Config, *, port: int | None = None, reset: bool = False) -> tuple[Config, DemoControls]:
     """Start the simulated service and the demo database, seed the week, and return
     the config pointed at both (targets on the service's port, the burn-in dates
-    moved so that the window ends in a few hours)."""
+    moved so that the window ends in a few hours), and what the demo keys reach (the
+    service's faults, and `n`'s clean week)."""
     components = [t.name for t in config.targets] or ["api", "auth", "billing", "search", "worker"]
     service = SimulatedService(components=components)
     wanted = port if port is not None else (urlsplit(config.targets[0].url).port if config.targets else 0) or 0
@@ -55,13 +57,26 @@ def prepare_demo(config: Config, *, port: int | None = None, reset: bool = False
         # Always its own embedded database: the demo rewrites its tables, never point it at a real one.
         url = start_embedded(config.database.data_path, DEMO_DB)
         asyncio.run(_migrate(url))
-        start = asyncio.run(seed(url, components, config.rollout.flag, config.rollout.steps, reset=reset))
+        start = asyncio.run(seed(url, components, config.rollout.flag, config.rollout.steps, reset=reset,
+                                 config=config))
         grant_reader(url)  # the demo's SQL gates read schema demo, made by the seed
         asyncio.run(_remember_port(url, bound))  # for `--demo` in another shell
     except Exception:
         service.stop()
         raise
-    return _demo_config(config, url=url, start=start, port=bound), service
+    demo_config = _demo_config(config, url=url, start=start, port=bound)
+    controls = DemoControls(service, url=url, components=components, flag=config.rollout.flag,
+                            steps=list(config.rollout.steps), burn_in_start=start, settle=_settle(config),
+                            config=config)
+    return demo_config, controls
+
+
+def _settle(config: Config) -> timedelta:
+    """How long `n` waits, at most, for the probes sent under a fault to be written:
+    the next probe of every target (its interval and timeout) and the evaluation that
+    writes it, with a second to spare."""
+    longest = max((t.interval + t.timeout for t in config.targets), default=timedelta(seconds=5))
+    return longest + config.console.refresh + timedelta(seconds=1)
 
 
 def _demo_config(config: Config, *, url: str, start: datetime, port: int) -> Config:

@@ -33,6 +33,7 @@ class AutoRollback:
         self.record_every = record_every
         self.last_recorded: datetime | None = None
         self.watched_red = False  # a watched gate was red at the last evaluation
+        self.recorded_bands: dict[str, Band] = {}  # each gate's band in its newest record
         self.view = self._view()
 
     async def after_evaluation(self, now: datetime, readings: Sequence[GateReading], rollout: RolloutView | None,
@@ -45,10 +46,15 @@ class AutoRollback:
         watched = [r for r in readings if r.name in ar.gates] if ar.enabled else []
         red_now = any(r.band is Band.RED for r in watched)
         breaching = red_now or self.watched_red  # and the first evaluation after, which ends the run
-        if not (periodic or breaching):
+        # A gate whose band moved is recorded at once, so the record (the report, the
+        # charts, the review) is never a period behind what the screens show.
+        moved = [r for r in readings if self.recorded_bands.get(r.name) is not r.band]
+        if not (periodic or breaching or moved):
             return False
         if leader:
-            await self.store.record_evaluations(now, readings if periodic else watched)
+            due = readings if periodic else [r for r in readings if r in watched or r in moved]
+            await self.store.record_evaluations(now, due)
+            self.recorded_bands.update((r.name, r.band) for r in due)
         self.watched_red = red_now
         if periodic:
             self.last_recorded = now

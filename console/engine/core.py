@@ -39,6 +39,7 @@ from ..store.db import Store, StoreUnavailable
 from .alert_rules import AlertRules
 from .auto_rollback import AutoRollback
 from .evaluation import Clock, Evaluation, QueryResult, _short
+from .notify_loop import Notifier
 from .probe_schedule import next_probe, offset, startup_delay
 
 log = logging.getLogger("gonogo.engine")
@@ -50,6 +51,20 @@ RECORD_EVERY = timedelta(seconds=15)
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+async def _readable(fd: int) -> None:
+    """Until `fd` can be read: a notice arrived, or the server closed the connection
+    (which the read that follows reports). psycopg's own `notifies()` wakes the event
+    loop ten times a second to look (its 0.1 s wait interval), for nothing but
+    Ctrl-C, which the App handles: at idle that was the loop's busiest waker."""
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
 
 
 class Engine:
@@ -87,6 +102,7 @@ class Engine:
         self.evaluation = Evaluation(config, store, self.auto, clock=clock, leading=lambda: self.leader,
                                      sources=self.sources, write_probes=self._flush_probes)
         self.alert_rules = AlertRules(config, store)
+        self.notifier = Notifier(config, store, leading=lambda: self.leader)  # [[notify]]: the leader sends
         self.probed_here: tuple[ProbeResult, ...] = ()  # a one-shot's own probes (check_once)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -129,6 +145,8 @@ class Engine:
         if self.config.alertmanager.url:
             loops.append(self._alertmanager_loop())
         loops.append(self._alert_rules_loop())
+        if self.config.notify:
+            loops.append(self.notifier.run())
         self._tasks = [asyncio.create_task(c) for c in loops]
         try:
             await asyncio.gather(*self._tasks)
@@ -292,7 +310,8 @@ class Engine:
                 self.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=True, since=now)
                 if self.leader:
                     for a in alerts:
-                        await self.store.raise_alert(a.fingerprint, "alertmanager", a.severity, a.name, a.summary, a.at)
+                        await self.store.raise_alert(a.fingerprint, "alertmanager", a.severity, a.name, a.summary, a.at,
+                                                     labels=a.labels, labels_left_out=a.labels_left_out)
                     await self.store.resolve_missing("alertmanager", [a.fingerprint for a in alerts])
             except SourceError as e:
                 prev = self.sources.get("alertmanager")
@@ -335,16 +354,18 @@ class Engine:
             try:
                 async with conn:
                     await rollout_tables.listen(conn)
-                    async for note in conn.notifies():
-                        try:  # outside text: a payload that is not a notice is ignored
-                            notice = RolloutNotice.model_validate_json(note.payload)
-                        except ValidationError:
-                            continue
-                        if notice.flag != self.config.rollout.flag:
-                            continue
-                        self.poke()
-                        if self.on_rollout_change is not None:
-                            self.on_rollout_change(notice)
+                    while True:
+                        async for note in conn.notifies(timeout=0):  # what arrived, without waiting
+                            try:  # outside text: a payload that is not a notice is ignored
+                                notice = RolloutNotice.model_validate_json(note.payload)
+                            except ValidationError:
+                                continue
+                            if notice.flag != self.config.rollout.flag:
+                                continue
+                            self.poke()
+                            if self.on_rollout_change is not None:
+                                self.on_rollout_change(notice)
+                        await _readable(conn.fileno())
             except psycopg.Error:
                 await asyncio.sleep(delay)
 

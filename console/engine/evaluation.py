@@ -96,6 +96,7 @@ class Evaluation:
         self.gate_reader = ProbeGateReader()
         self._targets_of: dict[str, tuple[list[str], timedelta]] = {}
         self._history_cache: dict[str, tuple] | None = None
+        self._history_at: dict[str, tuple] = {}  # when each trend value was recorded (the chart's clock axis)
         # (the open auto-rollback alert's event key, its audit event): read once per alert
         self._auto_event: tuple[str, AuditEvent | None] | None = None
 
@@ -213,6 +214,7 @@ class Evaluation:
             leader=self.leading(),
             auto_rollback=self.auto.view,
             history=self._history_view(),
+            history_at=self._history_at,  # rebuilt by _history_view with the values
             auto_rollback_event=self._auto_event[1] if self._auto_event else None,
         )
         self.snapshot = snap
@@ -325,6 +327,7 @@ class Evaluation:
         """The trends as the snapshot carries them; rebuilt only when one grew."""
         if self._history_cache is None:
             self._history_cache = {name: tuple(v for _, v in pts) for name, pts in self.state.history.items()}
+            self._history_at = {name: tuple(at for at, _ in pts) for name, pts in self.state.history.items()}
         return self._history_cache
 
     async def _refresh_clean_days(self, now: datetime) -> None:

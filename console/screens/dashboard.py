@@ -3,7 +3,10 @@
 Three panels take focus, in the order an operator reads them at 3 a.m.: the gates,
 the alerts, the rollout (`tab`, `shift+tab` back). ↑/↓ select in the focused panel;
 Enter opens the selected gate's or alert's detail (the rollout's: its history);
-`/` filters the alerts."""
+`/` filters the alerts.
+
+The App's zone (`z`) and the chart's window (`1` `2` `3`, `w`) and its reads are
+handed to the widgets here; the widgets keep no zone or window of their own."""
 from __future__ import annotations
 
 from rich.text import Text
@@ -11,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Input
 
 from checks.models import Snapshot
 from widgets.alert_feed import NONE_KEY, AlertFeed, AlertFilter
@@ -21,6 +24,7 @@ from widgets.gates_table import GatesTable
 from widgets.rollout_panel import RolloutPanel
 from widgets.literal import literal
 from widgets.verdict_banner import VerdictBanner
+from widgets.key_footer import KeyFooter
 
 
 class DashboardScreen(Screen):
@@ -54,7 +58,7 @@ class DashboardScreen(Screen):
                 yield AlertFeed(id="alerts")
         yield AlertFilter(placeholder="filter the alerts: text or severity (Enter keeps it, Esc clears it)",
                           id="alert-filter")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#gates").border_title = "Gates"
@@ -67,9 +71,25 @@ class DashboardScreen(Screen):
         self.query_one(RolloutPanel).can_focus = True  # so tab reaches it, and Enter opens its history
         self._advance_state: object = None
         self.query_one(VerdictBanner).read_only = self.app.config.console.read_only
+        self.watch(self.app, "zone", self._rezone, init=True)
         self.watch(self.app, "snapshot", self.show, init=True)
+        self.watch(self.app, "chart_window", self._chart_changed, init=False)
+        self.watch(self.app, "chart", self._chart_changed, init=False)
         self.watch(self.app, "engine_status", self._starting, init=True)
         self.watch(self.app, "stale_for", self._stale_for, init=False)
+
+    def _rezone(self, zone) -> None:
+        """Every time on screen in the App's zone (`z` flips it to UTC and back)."""
+        with self.app.batch_update():
+            self.query_one(VerdictBanner).zone = zone
+            self.query_one(RolloutPanel).zone = zone
+            self.query_one(BurnInPanel).zone = zone
+            self.query_one(AlertFeed).set_zone(zone)
+            self._chart_changed()
+
+    def _chart_changed(self, _value=None) -> None:
+        if self.app.snapshot is not None:
+            self._show_chart(self.app.snapshot)
 
     def _stale_for(self, seconds: float) -> None:
         self.query_one(VerdictBanner).stale_for = seconds
@@ -105,7 +125,11 @@ class DashboardScreen(Screen):
     def _show_chart(self, snap: Snapshot) -> None:
         name = self.query_one(GatesTable).selected_gate
         gate = next((g for g in snap.gates if g.name == name), None)
-        self.query_one(GateChart).show(gate, snap.history.get(name, ()) if name else ())
+        self.app.want_chart(name)  # the App reads the longer windows and the rollout's actions
+        app = self.app
+        self.query_one(GateChart).show(gate, window=app.chart_window, end=snap.at, zone=app.zone,
+                                       values=snap.history.get(name, ()) if name else (),
+                                       times=snap.history_at.get(name, ()) if name else (), view=app.chart)
 
     def on_data_table_row_highlighted(self, event) -> None:
         if event.data_table.id == "gates" and self.app.snapshot is not None:

@@ -8,25 +8,26 @@ definition, reads the probe results in a worker of its own, and hands them over
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from checks.durations import duration_text
 from checks.models import Bands, GateReading, ProbeResult
-from checks.times import local_zone, time_text
+from checks.times import time_text
 from widgets.format import band_label
 from widgets.literal import literal, visible
+from widgets.key_footer import KeyFooter
 
 from .answered import AnsweredScreen
 
 
-def clock(at: datetime | None) -> str:
-    return "—" if at is None else time_text(at, local_zone(), date=True)
+def clock(at: datetime | None, zone: tzinfo) -> str:
+    return "—" if at is None else time_text(at, zone, date=True)
 
 
 def bands_text(bands: Bands | None) -> str:
@@ -51,13 +52,24 @@ class GateDetailScreen(AnsweredScreen):
         self.definition = tuple(definition)
         self.targets = tuple(targets)
         self.per_target = per_target
+        self._probes: Mapping[str, Sequence[ProbeResult]] | None = None
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        # `z` flips every time on screen between the configured zone and UTC, here too.
+        self.watch(self.app, "zone", self._rezone, init=False)
+
+    def _rezone(self, _zone: tzinfo) -> None:
+        self.query_one("#gate-detail-summary", Static).update(self._summary())
+        if self._probes is not None:
+            self._show_probes(self._probes)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="gate-detail-box"):
             yield Static(self._summary(), id="gate-detail-summary")
             if self.targets:
                 yield Static(Text("reading the recent probes…", style="dim italic"), id="gate-detail-probes")
-        yield Footer()
+        yield KeyFooter()
 
     def _summary(self) -> Text:
         g = self.gate
@@ -87,13 +99,14 @@ class GateDetailScreen(AnsweredScreen):
             c = g.coverage
             row("coverage", f"{duration_text(c.covered_seconds)} of {duration_text(c.window_seconds)}"
                             f" ({100 * c.fraction:.0f} %), {c.samples} samples")
-        row("observed", clock(g.observed_at))
+        row("observed", clock(g.observed_at, self.app.zone))
         if g.detail:
             row("detail", g.detail)
         return out
 
     def _show_probes(self, results: Mapping[str, Sequence[ProbeResult]]) -> None:
         """Each target's recent probes, newest first, failures with their reason."""
+        self._probes = results
         out = Text()
         out.append(f"Recent probes, newest first ({self.per_target} per target)\n", style="bold")
         for target in self.targets:
@@ -103,7 +116,7 @@ class GateDetailScreen(AnsweredScreen):
             failed = sum(not r.ok for r in rows)
             out.append(f"   {failed} of {len(rows)} failed\n" if rows else "   never probed\n", style="dim")
             for r in rows:
-                out.append(f"  {r.at.astimezone():%H:%M:%S}  ")
+                out.append(f"  {time_text(r.at, self.app.zone)}  ")
                 out.append("✔ ok    " if r.ok else "✖ FAIL  ", style="green" if r.ok else "bold red")
                 out.append(f"{'HTTP ' + str(r.status) if r.status is not None else 'no answer':<10}")
                 out.append(f"{r.latency_ms:>8.1f} ms  " if r.latency_ms is not None else f"{'—':>8}     ")

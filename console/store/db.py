@@ -6,15 +6,18 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 import psycopg
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from checks.models import Alert, AlertDetail, GateReading
+from checks.notices import CRITICAL_SEVERITIES
 
 from ..secrets import one_line
+from .notify import NotifyTables
 from .probes import ProbeTables
 from .rollout import RolloutTables
 from .sandbox import QuerySandbox, reader_url
@@ -49,7 +52,7 @@ def describe_db_error(e: BaseException) -> str:
     return one_line(e)
 
 
-class Store(ProbeTables, RolloutTables):
+class Store(ProbeTables, RolloutTables, NotifyTables):
     def __init__(self, url: str, *, statement_timeout: timedelta = timedelta(seconds=5), connect_timeout: float = 3.0,
                  query_url: str | None = None):
         self.url = url
@@ -159,10 +162,16 @@ class Store(ProbeTables, RolloutTables):
     async def record_evaluations(self, at: datetime, readings: Sequence[GateReading]) -> None:
         async with self.connection() as conn:
             async with conn.cursor() as cur:
+                # What each value was judged over goes with it (migration 12): a report
+                # for a past moment reads it back from here alone.
                 await cur.executemany(
-                    "insert into gonogo.gate_evaluations (at, gate, value, band) values (%s, %s, %s, %s)"
-                    " on conflict do nothing",
-                    [(at, r.name, r.value, r.band.value) for r in readings],
+                    "insert into gonogo.gate_evaluations"
+                    " (at, gate, value, band, gate_window, unit, window_s, covered_s, samples, detail)"
+                    " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) on conflict do nothing",
+                    [(at, r.name, r.value, r.band.value, r.window, r.unit,
+                      r.coverage.window_seconds if r.coverage else None,
+                      r.coverage.covered_seconds if r.coverage else None,
+                      r.coverage.samples if r.coverage else None, pg_text(r.detail)) for r in readings],
                 )
 
     async def gate_series(
@@ -181,36 +190,54 @@ class Store(ProbeTables, RolloutTables):
             return out
 
     async def gate_trend(
-        self, gate: str, since: datetime, bucket: timedelta
+        self, gate: str, since: datetime, bucket: timedelta, until: datetime | None = None
     ) -> list[tuple[datetime, float | None, float | None]]:
-        """A gate's recorded values since `since`, one row per `bucket` (start, lowest,
-        highest), oldest first: a week of 15-second evaluations is ~700 points at a
+        """A gate's recorded values since `since` (and up to `until`, inclusive: a
+        report for a past moment), one row per `bucket` (start, lowest, highest),
+        oldest first: a week of 15-second evaluations is ~700 points at a
         15-minute bucket, aggregated by the database. The lowest and the highest are
         both kept so a chart can draw the worst of each bucket: a spike is not
         averaged away."""
         async with self.connection() as conn:
             cur = await conn.execute(
                 "select date_bin(%s, at, timestamptz '1970-01-01 00:00:00+00') as b, min(value), max(value)"
-                " from gonogo.gate_evaluations where at > %s and gate = %s group by b order by b",
-                (bucket, since, gate),
+                " from gonogo.gate_evaluations where at > %s and gate = %s"
+                " and (%s::timestamptz is null or at <= %s) group by b order by b",
+                (bucket, since, gate, until, until),
             )
             return [(b, lo, hi) for b, lo, hi in await cur.fetchall()]
 
     # -- alerts ---------------------------------------------------------------------
 
-    async def raise_alert(self, fingerprint: str, source: str, severity: str, name: str, summary: str, at: datetime | None = None) -> None:
+    async def raise_alert(self, fingerprint: str, source: str, severity: str, name: str, summary: str,
+                          at: datetime | None = None, *, labels: Mapping[str, str] | None = None,
+                          labels_left_out: int = 0) -> None:
+        """Open (or keep open) the alert `fingerprint`. A new episode begins, with a new
+        first_at and no acknowledgement, when it was resolved, or when it turns
+        critical from a lesser severity (a gate red, yellow, red again): an ack given
+        to the last episode must not silence this one (checks.notices rings once per
+        episode)."""
         fingerprint, source, severity, name, summary = map(pg_text, (fingerprint, source, severity, name, summary))
+        # PostgreSQL's json cannot hold NUL either: written as the screen shows it.
+        kept = Jsonb({pg_text(k): pg_text(v) for k, v in (labels or {}).items()})
         async with self.connection() as conn:
             await conn.execute(
-                "insert into gonogo.alerts (fingerprint, source, severity, name, summary, first_at, last_at)"
-                " values (%s, %s, %s, %s, %s, coalesce(%s, now()), coalesce(%s, now()))"
+                "insert into gonogo.alerts (fingerprint, source, severity, name, summary, first_at, last_at, labels,"
+                " labels_left_out) values (%(fp)s, %(source)s, %(severity)s, %(name)s, %(summary)s,"
+                " coalesce(%(at)s, now()), coalesce(%(at)s, now()), %(labels)s, %(left_out)s)"
                 " on conflict (fingerprint) do update set severity = excluded.severity, summary = excluded.summary,"
-                "  name = excluded.name,"
+                "  name = excluded.name, labels = excluded.labels, labels_left_out = excluded.labels_left_out,"
                 "  last_at = case when gonogo.alerts.resolved_at is null then gonogo.alerts.last_at else excluded.last_at end,"
-                "  first_at = case when gonogo.alerts.resolved_at is null then gonogo.alerts.first_at else excluded.first_at end,"
-                "  acked_at = case when gonogo.alerts.resolved_at is null then gonogo.alerts.acked_at end,"
+                "  first_at = case when gonogo.alerts.resolved_at is not null then excluded.first_at"
+                "   when lower(excluded.severity) = any(%(loud)s) and lower(gonogo.alerts.severity) <> all(%(loud)s)"
+                "   then now() else gonogo.alerts.first_at end,"
+                "  acked_at = case when gonogo.alerts.resolved_at is null and (lower(excluded.severity) <> all(%(loud)s)"
+                "   or lower(gonogo.alerts.severity) = any(%(loud)s)) then gonogo.alerts.acked_at end,"
+                "  acked_by = case when gonogo.alerts.resolved_at is null and (lower(excluded.severity) <> all(%(loud)s)"
+                "   or lower(gonogo.alerts.severity) = any(%(loud)s)) then gonogo.alerts.acked_by end,"
                 "  resolved_at = null",
-                (fingerprint, source, severity, name, summary, at, at),
+                {"fp": fingerprint, "source": source, "severity": severity, "name": name, "summary": summary, "at": at,
+                 "labels": kept, "left_out": labels_left_out, "loud": sorted(CRITICAL_SEVERITIES)},
             )
 
     async def resolve_alerts(self, fingerprints: Sequence[str]) -> None:
@@ -262,15 +289,18 @@ class Store(ProbeTables, RolloutTables):
         async with self.connection() as conn:
             cur = await conn.execute(
                 "select fingerprint, source, severity, name, summary, first_at, last_at, resolved_at, acked_at,"
-                " coalesce(acked_by, '') from gonogo.alerts where fingerprint = %s",
+                " coalesce(acked_by, ''), labels, labels_left_out from gonogo.alerts where fingerprint = %s",
                 (fingerprint,),
             )
             row = await cur.fetchone()
         if row is None:
             return None
-        fp, src, sev, name, summary, first_at, last_at, resolved_at, acked_at, acked_by = row
+        fp, src, sev, name, summary, first_at, last_at, resolved_at, acked_at, acked_by, labels, left_out = row
+        # jsonb is outside text too: anything but an object of strings is shown as its text.
+        labels = {str(k): v if isinstance(v, str) else str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
         return AlertDetail(fingerprint=fp, source=src, severity=sev, name=name, summary=summary, first_at=first_at,
-                           last_at=last_at, resolved_at=resolved_at, acked_at=acked_at, acked_by=acked_by)
+                           last_at=last_at, resolved_at=resolved_at, acked_at=acked_at, acked_by=acked_by,
+                           labels=labels, labels_left_out=left_out)
 
     # -- leadership -------------------------------------------------------------------
 

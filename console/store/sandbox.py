@@ -42,6 +42,7 @@ log = logging.getLogger("gonogo.sandbox")
 READER_ROLE = "gonogo_reader"
 GATE_ROWS = 100  # rows read at most from a gate's query, to say how many it gave
 EVENT_ROWS = 200
+EVIDENCE_ROWS = 50  # a review criterion's evidence rows shown at most (the rest is said to exist)
 DEADLINE_SLACK = 0.5  # s past the server's statement_timeout before the client cancels
 LOCK_WAIT = timedelta(seconds=1)  # longest wait for a lock (never for a long one)
 CANCEL_WAIT = 1.0  # s given to a cancelled query to end before its socket is closed
@@ -122,7 +123,16 @@ class QuerySandbox:
             raise QueryRefused(f"the query returned more than {max_rows} rows; keep the newest (order by ... desc limit {max_rows})")
         return rows
 
-    async def _fetch(self, query: str, timeout: timedelta, limit: int) -> tuple[list[tuple], bool]:
+    async def table(self, query: str, timeout: timedelta,
+                    max_rows: int = EVIDENCE_ROWS) -> tuple[tuple[str, ...], list[tuple], bool]:
+        """(column names, the first `max_rows` rows, whether there were more): a gate's
+        evidence query, read for a person (cut, and said so), never judged."""
+        columns: list[str] = []
+        rows, more = await self._fetch(query, timeout, max_rows, columns)
+        return tuple(columns), rows, more
+
+    async def _fetch(self, query: str, timeout: timedelta, limit: int,
+                     columns: list[str] | None = None) -> tuple[list[tuple], bool]:
         """Up to `limit` rows, and whether the query had more. Returns or raises within
         `timeout` plus DEADLINE_SLACK (plus CANCEL_WAIT for a query that ignores its
         cancellation)."""
@@ -131,7 +141,7 @@ class QuerySandbox:
         deadline = loop.time() + seconds + DEADLINE_SLACK
         conn = await self._getconn(max(0.05, deadline - loop.time()))
         reusable = False
-        task = asyncio.ensure_future(_run(conn, query, seconds, limit))
+        task = asyncio.ensure_future(_run(conn, query, seconds, limit, columns))
         try:
             done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
             if not done:
@@ -210,9 +220,11 @@ def _recording_connection(holder: list):
     return _Recording
 
 
-async def _run(conn: psycopg.AsyncConnection, query: str, seconds: float, limit: int) -> tuple[list[tuple], bool]:
+async def _run(conn: psycopg.AsyncConnection, query: str, seconds: float, limit: int,
+               columns: list[str] | None = None) -> tuple[list[tuple], bool]:
     """The query in a READ ONLY transaction that is always rolled back, through the
-    extended protocol (cursor.stream), reading rows one by one up to `limit`."""
+    extended protocol (cursor.stream), reading rows one by one up to `limit`; the
+    column names go into `columns` when one is given."""
     rows: list[tuple] = []
     lock_ms = int(min(seconds, LOCK_WAIT.total_seconds()) * 1000)
     try:
@@ -221,11 +233,16 @@ async def _run(conn: psycopg.AsyncConnection, query: str, seconds: float, limit:
                 "select set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)",
                 (f"{max(1, int(seconds * 1000))}ms", f"{max(1, lock_ms)}ms"),
             )
-            async with contextlib.aclosing(conn.cursor().stream(query)) as stream:
+            cur = conn.cursor()
+            async with contextlib.aclosing(cur.stream(query)) as stream:
                 async for row in stream:
+                    if columns is not None and not columns and cur.description:
+                        columns.extend(c.name for c in cur.description)
                     if len(rows) == limit:
                         raise _CutOff
                     rows.append(row)
+            if columns is not None and not columns and cur.description:  # no rows: names all the same
+                columns.extend(c.name for c in cur.description)
     except _CutOff:
         return rows, True  # the stream was cancelled mid-way: the caller closes this connection
     await conn.execute("discard all")  # session advisory locks, settings, LISTENs: gone

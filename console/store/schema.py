@@ -289,4 +289,80 @@ from (select target, date_bin('1 hour', bucket, timestamptz 'epoch') as hour,
 where h.target = m.target and h.bucket = m.hour;
 """.replace("@BIN@", SQL_BIN),
     ),
+    (
+        9,
+        """
+-- Alertmanager's labels, for the alert's detail: bounded when parsed (checks.alertmanager:
+-- at most 50, names and values cut), with how many more there were.
+alter table gonogo.alerts add column labels jsonb not null default '{}',
+                          add column labels_left_out integer not null default 0;
+-- Configured SQL may tell a rule's alert that says again what a gate says ("error_rate
+-- red") from the others: a "critical alerts firing" gate that counted it would count a
+-- red gate twice, and its own alert once it is red itself.
+create or replace view gonogo_shared.alerts as
+    select source, severity, name, first_at, last_at, acked_at, resolved_at,
+           fingerprint like 'rule:gate:%' as restates_gate
+    from gonogo.alerts;
+""",
+    ),
+    (
+        10,
+        """
+-- A go/no-go review is an audit event (action 'review', the percentage unchanged):
+-- the decision, those present and each criterion's mark. Null for the rollout's
+-- actions, which hash exactly as before (checks.audit.canonical leaves it out).
+alter table gonogo.rollout_events add column review jsonb;
+""",
+    ),
+    (
+        11,
+        """
+-- Webhooks ([[notify]]): an outbox, so that each event is sent once per webhook
+-- whichever leader finds it, across restarts. The key is derived from the row the
+-- event comes from (an audit row's id, an alert episode, a state version): a new
+-- leader enqueueing the same event again writes nothing (on conflict do nothing).
+-- next_at: when the row is due (a leader claims a row by moving it past its send's
+-- timeout); null once sent or given up, the row kept with its last error.
+create table gonogo.notify_outbox (
+    webhook     text not null,
+    event_key   text not null,
+    kind        text not null,
+    event_at    timestamptz not null,
+    body        jsonb not null,
+    created_at  timestamptz not null default now(),
+    attempts    integer not null default 0,
+    next_at     timestamptz default now(),
+    sent_at     timestamptz,
+    last_status integer,
+    last_error  text not null default '',
+    primary key (webhook, event_key)
+);
+create index notify_outbox_due on gonogo.notify_outbox (next_at) where next_at is not null;
+create index notify_outbox_created on gonogo.notify_outbox (created_at) where next_at is null;
+-- When a leader first saw each webhook configured: only events from then on are its
+-- own (a new webhook is not flooded with last week's history).
+create table gonogo.notify_webhooks (
+    webhook text primary key,
+    since   timestamptz not null default now()
+);
+-- The leader looks for alert episodes that began or ended lately.
+create index alerts_first_at on gonogo.alerts (first_at);
+create index alerts_resolved_at on gonogo.alerts (resolved_at) where resolved_at is not null;
+""",
+    ),
+    (
+        12,
+        """
+-- Each recorded evaluation says what it was judged over, so a report for a past
+-- moment (`gonogo report --at`) reads the window and the coverage from the database
+-- alone. Null in rows written before this migration: the report says "not recorded".
+alter table gonogo.gate_evaluations
+    add column gate_window text,
+    add column unit text,
+    add column window_s double precision,
+    add column covered_s double precision,
+    add column samples integer,
+    add column detail text;
+""",
+    ),
 ]
