@@ -15,11 +15,14 @@ from .conftest import make_config, wait_for
 
 
 @contextlib.asynccontextmanager
-async def running(config, **kw):
+async def running(config, *, before=None, **kw):
+    """An engine running on its own store; `before(engine)` adjusts it before it starts."""
     store = Store(config.database.url, connect_timeout=1)
     await store.open()
     await store.migrate()
     engine = Engine(config, store, **kw)
+    if before is not None:
+        before(engine)
     task = asyncio.create_task(engine.run())
     try:
         yield engine
