@@ -74,3 +74,18 @@ async def test_the_rollout_state_and_its_soak_are_on_lines_of_their_own(db_url, 
         lines = state.render().plain.split("\n")
         assert lines[0].startswith("soaking since ") and "soak" not in lines[0].removeprefix("soaking")
         assert lines[1].startswith("soak ") and lines[1].endswith("left of 12h")
+
+
+async def test_the_review_screen_keeps_its_own_keys_in_the_footer_at_80_columns(db_url, health_server):
+    """On the review screen, `space` (mark) and `d` (decide) are what a reviewer needs
+    to find; they are kept before the App's keys when not every key fits."""
+    base, _ = health_server
+    app = make_app(make_config(db_url, base), demo=SimulatedService())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot, app)
+        await pilot.press("v")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ReviewScreen", what="the review screen")
+        await pilot.pause(0.1)
+        shown = dict(footer_keys(app))
+        assert {"esc", "space", "d", "n"} <= set(shown), shown
+        assert footer_width(app) <= 80

@@ -69,7 +69,9 @@ class ReviewScreen(AnsweredScreen):
             yield Static("", id="review-evidence-body")
         yield Input(placeholder="note on this criterion (Enter keeps it, Esc drops it)", id="review-note",
                     max_length=NOTE_LIMIT)
-        yield KeyFooter()
+        # The review's own keys first: without `space` and `d` on screen, nobody finds how
+        # to mark a criterion or record the decision.
+        yield KeyFooter(rank=("back", "toggle_mark", "decide", "note", "help", "quit"))
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
