@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import shutil
 import tempfile
 import threading
 import uuid
@@ -41,6 +42,9 @@ def pg_server():
     server = embedded_server_handle(root, "pg")
     yield server
     server.cleanup()
+    # Each session's server is ~160 MB: left behind, every run (three with xdist) filled
+    # the disk until a CI run failed on "No space left on device".
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from markdown_it import MarkdownIt
 from checks.models import Band, Bands, Condition, Coverage, CriterionMark, GateReading, ReviewDecision, Verdict
 from console.config import load_config
 from console.report import parse_moment, read_report, render_html, render_markdown
+from console.report.data import ALERT_LIMIT
 from console.rollout import make_controller
 
 from .hostile import CORPUS
@@ -160,8 +161,9 @@ async def seeded(store, db_url, tmp_path):
     await store.resolve_alerts(["old", "resolved-in"])
     await store.ack_alert("acked-open", "ana")
     async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
-        await conn.execute("update gonogo.alerts set resolved_at = %s where fingerprint = 'old'",
-                           (start - timedelta(days=1),))
+        for table in ("gonogo.alerts", "gonogo.alert_episodes"):
+            await conn.execute(f"update {table} set resolved_at = %s where fingerprint = 'old'",
+                               (start - timedelta(days=1),))
     at = await db_now(db_url)
     # what each gate said by T: two written as the engine writes them now, one as
     # before migration 12 (no window or coverage), one too old at T (stale)
@@ -297,6 +299,80 @@ async def test_a_report_for_t_is_byte_identical_whatever_is_written_after_t(seed
     # T falls is not counted at T, and ends the streak once it has ended
     assert (await seeded.report()).burn_in.clean_days >= 3
     assert (await seeded.report(seeded.at + timedelta(hours=2))).burn_in.clean_days == 0  # the failed hour after T
+
+
+async def _both(seeded, at):
+    data = await seeded.report(at)
+    return data, render_markdown(data), render_html(data)
+
+
+def _alert_row(md, name):
+    return [line for line in md.split("## Alerts and incidents")[1].splitlines() if f"| {name} |" in line]
+
+
+async def test_an_alert_raised_again_after_t_reads_at_t_as_its_first_episode_resolved(seeded):
+    s, now = seeded.store, await db_now(seeded.db_url)
+    await s.raise_alert("am:flap", "alertmanager", "critical", "Flapping", "first time", now - timedelta(minutes=30))
+    await s.ack_alert("am:flap", "ana")
+    await s.resolve_alerts(["am:flap"])
+    t = await db_now(seeded.db_url)
+    data, md1, html1 = await _both(seeded, t)
+    (flap,) = [a for a in data.alerts if a.name == "Flapping"]
+    assert flap.resolved_at is not None and flap.acked_by == "ana" and flap.summary == "first time"
+    (row,) = _alert_row(md1, "Flapping")
+    assert "open then" not in row and "still firing then" not in row and "| ana at " in row
+    # After T: the same alert again (a new episode, its own ack), and one whose
+    # startsAt lies before T but which the database first heard of after T.
+    await s.raise_alert("am:flap", "alertmanager", "warning", "Flapping", "second time")
+    await s.ack_alert("am:flap", "bo")
+    await s.raise_alert("am:late", "alertmanager", "critical", "SeenLate", "", t - timedelta(minutes=5))
+    _, md2, html2 = await _both(seeded, t)
+    assert md2 == md1 and html2 == html1
+    assert "second time" not in md2 and "SeenLate" not in md2 and "bo at" not in md2
+    # and a report for now holds both episodes, oldest first
+    later, md3, _ = await _both(seeded, await db_now(seeded.db_url))
+    flaps = [a for a in later.alerts if a.name == "Flapping"]
+    assert [(a.summary, a.resolved_at is None, a.acked_by) for a in flaps] == [
+        ("first time", False, "ana"), ("second time", True, "bo")]
+    assert "SeenLate" in md3
+
+
+async def test_an_alert_warning_at_t_that_turns_critical_after_t_reads_as_warning_at_t(seeded):
+    s = seeded.store
+    await s.raise_alert("rule:gate:p95_latency", "rule", "warning", "p95_latency yellow", "320 ms")
+    await s.ack_alert("rule:gate:p95_latency", "ana")
+    t = await db_now(seeded.db_url)
+    data, md1, html1 = await _both(seeded, t)
+    (p95,) = [a for a in data.alerts if a.source == "rule"]
+    assert (p95.severity, p95.name, p95.summary, p95.resolved_at, p95.acked_by) == (
+        "warning", "p95_latency yellow", "320 ms", None, "ana")
+    await s.raise_alert("rule:gate:p95_latency", "rule", "critical", "p95_latency red", "700 ms")
+    _, md2, html2 = await _both(seeded, t)
+    assert md2 == md1 and html2 == html1
+    (row,) = _alert_row(md2, "p95_latency yellow")
+    assert row.startswith("| warning | p95_latency yellow | rule | ") and "| open then | ana at " in row
+    assert "p95_latency red" not in md2 and "700 ms" not in md2
+    # later: the warning episode ended when the critical one began, which no ack silences
+    later, _, _ = await _both(seeded, await db_now(seeded.db_url))
+    warn, crit = [a for a in later.alerts if a.source == "rule"]
+    assert warn.severity == "warning" and warn.resolved_at == crit.first_at
+    assert (crit.severity, crit.summary, crit.resolved_at, crit.acked_at) == ("critical", "700 ms", None, None)
+
+
+async def test_alert_episodes_are_found_by_fingerprint_and_the_report_lists_a_bounded_number(seeded):
+    async with await psycopg.AsyncConnection.connect(seeded.db_url, autocommit=True) as c:
+        await c.execute(
+            "insert into gonogo.alert_episodes (fingerprint, source, severity, name, first_at, seen_at, resolved_at)"
+            " select 'f' || (i % 500), 'rule', 'warning', 'n', t, t, t + interval '1 minute'"
+            " from generate_series(1, 20000) i, lateral (select now() - i * interval '1 minute' as t) x")
+        await c.execute("analyze gonogo.alert_episodes")
+        # every raise looks up its alert's open episode: by fingerprint, however long the history
+        plan = "\n".join(r[0] for r in await (await c.execute(
+            "explain update gonogo.alert_episodes set resolved_at = now()"
+            " where fingerprint = 'f1' and resolved_at is null and first_at <> now()")).fetchall())
+        assert "alert_episodes_fingerprint" in plan and "Seq Scan" not in plan, plan
+    data = await seeded.report()
+    assert len(data.alerts) == ALERT_LIMIT and data.alerts_total > ALERT_LIMIT  # bounded, and counted
 
 
 async def test_the_cli_writes_the_same_bytes_for_the_same_at_and_names_a_bad_at(seeded, tmp_path):

@@ -249,3 +249,69 @@ async def test_the_demo_critical_alerts_gate_counts_open_unacked_critical_alerts
     await store.ack_alert("rule:error_rate_1h", "alice")
     await store.resolve_alerts(["am:disk"])
     assert await count() == 2
+
+
+def episodes(db_url, fingerprint):
+    with psycopg.connect(db_url) as c:
+        return c.execute(
+            "select severity, summary, first_at, resolved_at, acked_by from gonogo.alert_episodes"
+            " where fingerprint = %s order by id", (fingerprint,)).fetchall()
+
+
+async def test_each_alert_episode_is_a_row_that_later_episodes_leave_alone(store, db_url):
+    """What a report for a past moment reads (migration 13): a new row when an alert
+    begins an episode, its end and ack written on it, never overwritten by the next."""
+    fp = "rule:gate:error_rate"
+    await store.raise_alert(fp, "rule", "warning", "error_rate yellow", "0.4 %")
+    await store.ack_alert(fp, "alice")
+    await store.raise_alert(fp, "rule", "warning", "error_rate yellow", "0.6 %")  # the same episode
+    await store.raise_alert(fp, "rule", "critical", "error_rate red", "1.8 %")  # a new one
+    await store.ack_alert(fp, "bob")
+    await store.resolve_missing("rule", [])
+    await store.raise_alert(fp, "rule", "warning", "error_rate yellow", "0.5 %")
+    (w_sev, w_sum, w_first, w_end, w_by), (c_sev, c_sum, c_first, c_end, c_by), (n_sev, _, n_first, n_end, n_by) = \
+        episodes(db_url, fp)
+    assert (w_sev, w_sum, w_by, c_sev, c_sum, c_by) == ("warning", "0.4 %", "alice", "critical", "1.8 %", "bob")
+    assert w_end == c_first and c_end is not None and c_end <= n_first  # one after the other
+    assert (n_sev, n_end, n_by) == ("warning", None, None)
+    detail = await store.alert_detail(fp)
+    assert (detail.first_at, detail.resolved_at, detail.acked_by) == (n_first, None, "")  # the live row, as before
+    await store.resolve_alerts([fp])
+    await store.resolve_alerts([fp])  # resolved already: nothing more ends
+    assert [e[3] is not None for e in episodes(db_url, fp)] == [True, True, True]
+    assert episodes(db_url, fp)[-1][3] == (await store.alert_detail(fp)).resolved_at
+
+
+async def test_raises_of_a_new_alert_at_once_begin_one_episode(store, db_url):
+    import asyncio
+
+    await asyncio.gather(*(store.raise_alert("am:x", "alertmanager", "critical", "X", str(i), NOW) for i in range(4)))
+    assert len(episodes(db_url, "am:x")) == 1
+
+
+async def test_migration_13_keeps_each_alert_as_its_latest_episode(db_url, monkeypatch):
+    from console.store import db as dbmod
+    from console.store.schema import MIGRATIONS
+
+    store = Store(db_url)
+    await store.open()
+    try:
+        monkeypatch.setattr(dbmod, "MIGRATIONS", [m for m in MIGRATIONS if m[0] < 13])
+        assert await store.migrate() == 12
+        with psycopg.connect(db_url, autocommit=True) as c:
+            c.execute("insert into gonogo.alerts (fingerprint, source, severity, name, summary, first_at, resolved_at,"
+                      " acked_at, acked_by) values ('a', 'rule', 'critical', 'A', 'gone', %s, %s, %s, 'ana'),"
+                      " ('b', 'events', 'P2', 'B', 'open', %s, null, null, null)",
+                      (NOW - timedelta(days=2), NOW - timedelta(days=1), NOW - timedelta(days=1, hours=1),
+                       NOW - timedelta(hours=3)))
+        monkeypatch.setattr(dbmod, "MIGRATIONS", MIGRATIONS)
+        assert await store.migrate() >= 13
+        assert episodes(db_url, "a") == [("critical", "gone", NOW - timedelta(days=2), NOW - timedelta(days=1), "ana")]
+        assert episodes(db_url, "b") == [("P2", "open", NOW - timedelta(hours=3), None, None)]
+        with psycopg.connect(db_url) as c:  # known since it began: a report for a past moment still has it
+            assert c.execute("select bool_and(seen_at = first_at) from gonogo.alert_episodes").fetchone()[0]
+        await store.raise_alert("b", "events", "P2", "B", "open")  # goes on: no second episode
+        await store.resolve_alerts(["b"])
+        assert [e[3] is not None for e in episodes(db_url, "b")] == [True]
+    finally:
+        await store.close()

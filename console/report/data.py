@@ -63,14 +63,14 @@ class RolloutAsOf(Frozen):
 
 
 class AlertRow(Frozen):
-    """An alert as it stood at T (see console/store/report_reads.AlertAsOf)."""
+    """An alert's episode as it stood at T (see console/store/report_reads.AlertAsOf)."""
 
     source: str
     severity: str
     name: str
     summary: str = ""
     first_at: datetime
-    last_at: datetime | None = None  # None: seen again after T
+    last_at: datetime | None = None  # its end by T; None: still firing at T
     resolved_at: datetime | None = None  # None: open at T
     acked_at: datetime | None = None
     acked_by: str = ""

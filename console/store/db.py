@@ -216,12 +216,13 @@ class Store(ProbeTables, RolloutTables, NotifyTables):
         first_at and no acknowledgement, when it was resolved, or when it turns
         critical from a lesser severity (a gate red, yellow, red again): an ack given
         to the last episode must not silence this one (checks.notices rings once per
-        episode)."""
+        episode). The episode is written to gonogo.alert_episodes in the same
+        transaction (see migration 13)."""
         fingerprint, source, severity, name, summary = map(pg_text, (fingerprint, source, severity, name, summary))
         # PostgreSQL's json cannot hold NUL either: written as the screen shows it.
         kept = Jsonb({pg_text(k): pg_text(v) for k, v in (labels or {}).items()})
-        async with self.connection() as conn:
-            await conn.execute(
+        async with self.connection() as conn, conn.transaction():
+            cur = await conn.execute(
                 "insert into gonogo.alerts (fingerprint, source, severity, name, summary, first_at, last_at, labels,"
                 " labels_left_out) values (%(fp)s, %(source)s, %(severity)s, %(name)s, %(summary)s,"
                 " coalesce(%(at)s, now()), coalesce(%(at)s, now()), %(labels)s, %(left_out)s)"
@@ -235,34 +236,75 @@ class Store(ProbeTables, RolloutTables, NotifyTables):
                 "   or lower(gonogo.alerts.severity) = any(%(loud)s)) then gonogo.alerts.acked_at end,"
                 "  acked_by = case when gonogo.alerts.resolved_at is null and (lower(excluded.severity) <> all(%(loud)s)"
                 "   or lower(gonogo.alerts.severity) = any(%(loud)s)) then gonogo.alerts.acked_by end,"
-                "  resolved_at = null",
+                "  resolved_at = null"
+                " returning first_at",
                 {"fp": fingerprint, "source": source, "severity": severity, "name": name, "summary": summary, "at": at,
                  "labels": kept, "left_out": labels_left_out, "loud": sorted(CRITICAL_SEVERITIES)},
+            )
+            (first_at,) = await cur.fetchone()
+            # The alert's row is locked until commit, so this statement (a snapshot of
+            # its own, taken after the lock) sees every episode of the fingerprint. The
+            # episode open with this first_at goes on; any other open one ended when
+            # this one began (it turned critical); with none, this one begins.
+            await conn.execute(
+                "with ended as ("
+                " update gonogo.alert_episodes set resolved_at = %(first)s"
+                " where fingerprint = %(fp)s and resolved_at is null and first_at <> %(first)s)"
+                " insert into gonogo.alert_episodes (fingerprint, source, severity, name, summary, first_at)"
+                " select %(fp)s, %(source)s, %(severity)s, %(name)s, %(summary)s, %(first)s"
+                " where not exists (select 1 from gonogo.alert_episodes"
+                "  where fingerprint = %(fp)s and first_at = %(first)s and resolved_at is null)",
+                {"fp": fingerprint, "source": source, "severity": severity, "name": name, "summary": summary,
+                 "first": first_at},
             )
 
     async def resolve_alerts(self, fingerprints: Sequence[str]) -> None:
         if not fingerprints:
             return
-        async with self.connection() as conn:
-            await conn.execute(
-                "update gonogo.alerts set resolved_at = now() where fingerprint = any(%s) and resolved_at is null",
+        async with self.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "update gonogo.alerts set resolved_at = now() where fingerprint = any(%s) and resolved_at is null"
+                " returning fingerprint",
                 (list(fingerprints),),
             )
+            await self._end_episodes(conn, [fp for (fp,) in await cur.fetchall()])
 
     async def resolve_missing(self, source: str, keep: Sequence[str]) -> None:
         """Resolve every open alert of `source` whose fingerprint is not in `keep`."""
-        async with self.connection() as conn:
-            await conn.execute(
+        async with self.connection() as conn, conn.transaction():
+            cur = await conn.execute(
                 "update gonogo.alerts set resolved_at = now() where source = %s and resolved_at is null"
-                " and not (fingerprint = any(%s))",
+                " and not (fingerprint = any(%s)) returning fingerprint",
                 (source, list(keep)),
+            )
+            await self._end_episodes(conn, [fp for (fp,) in await cur.fetchall()])
+
+    @staticmethod
+    async def _end_episodes(conn, fingerprints: list[str]) -> None:
+        """The open episodes of alerts just resolved (their rows locked by that update,
+        in this transaction) end at the same now()."""
+        if fingerprints:
+            await conn.execute(
+                "update gonogo.alert_episodes set resolved_at = now() where fingerprint = any(%s) and resolved_at is null",
+                (fingerprints,),
             )
 
     async def ack_alert(self, fingerprint: str, who: str) -> None:
-        async with self.connection() as conn:
-            await conn.execute(
-                "update gonogo.alerts set acked_at = now(), acked_by = %s where fingerprint = %s and acked_at is null",
+        async with self.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "update gonogo.alerts set acked_at = now(), acked_by = %s where fingerprint = %s and acked_at is null"
+                " returning first_at",
                 (who, fingerprint),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                return
+            # The alert's current episode: the newest begun at its first_at.
+            await conn.execute(
+                "update gonogo.alert_episodes set acked_at = now(), acked_by = %(who)s where id = ("
+                " select id from gonogo.alert_episodes where fingerprint = %(fp)s and first_at = %(first)s"
+                " order by id desc limit 1) and acked_at is null",
+                {"who": who, "fp": fingerprint, "first": row[0]},
             )
 
     async def recent_alerts(self, limit: int = 50) -> list[Alert]:

@@ -35,7 +35,8 @@ TEST_RUN_EVERY = timedelta(minutes=20)  # each suite of demo.test_runs runs this
 # probe rows, or a reseeded week would be read twice from the rollups.
 _DEMO_TABLES = (
     "gonogo.probe_results, gonogo.probe_minute, gonogo.probe_hour, gonogo.probe_minute_latency,"
-    " gonogo.probe_hour_latency, gonogo.gate_evaluations, gonogo.alerts, gonogo.rollout_events,"
+    " gonogo.probe_hour_latency, gonogo.gate_evaluations, gonogo.alerts, gonogo.alert_episodes,"
+    " gonogo.rollout_events,"
     " gonogo.feature_flags, demo.test_runs, demo.incidents, demo.costs, demo.events"
 )
 

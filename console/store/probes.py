@@ -255,6 +255,7 @@ class ProbeTables:
             ("gonogo.probe_hour_latency", "bucket", timedelta(days=35)),
             ("gonogo.gate_evaluations", "at", timedelta(days=35)),
             ("gonogo.alerts", "resolved_at", timedelta(days=35)),
+            ("gonogo.alert_episodes", "resolved_at", timedelta(days=35)),
         ]
         deadline = asyncio.get_running_loop().time() + budget.total_seconds()
         deleted = 0

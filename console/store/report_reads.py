@@ -72,32 +72,36 @@ async def rollout_events_until(store, flag: str, at: datetime) -> list[AuditEven
 
 
 class AlertAsOf(NamedTuple):
-    """An alert as it stood at T: what happened after T (its resolution, an
-    acknowledgement, being seen again) is not known at T, so it is None here."""
+    """An alert's episode as it stood at T: what happened after T (its end, an
+    acknowledgement) is not known at T, so it is None here."""
 
     source: str
     severity: str
     name: str
     summary: str
     first_at: datetime
-    last_at: datetime | None  # None: it was seen again after T (still firing at T)
+    last_at: datetime | None  # when it was last seen firing: its end; None: still firing at T
     resolved_at: datetime | None
     acked_at: datetime | None
     acked_by: str
 
 
 async def alerts_in(store, start: datetime, at: datetime, limit: int) -> tuple[list[AlertAsOf], int]:
-    """The alerts open at some time in [start, at]: raised at or before `at` and not
-    resolved before `start`, oldest first; at most `limit`, with how many there were."""
+    """The alert episodes open at some time in [start, at] (gonogo.alert_episodes,
+    migration 13): begun and seen by the database at or before `at`, not ended
+    before `start`, oldest first, with the text each began with; at most `limit`,
+    with how many there were. An episode begun after `at` is not there, so an alert
+    raised again after T, or turned critical after T, reads at T as it did at T."""
     async with store.connection() as conn:
         cur = await conn.execute(
             "select source, severity, name, summary, first_at,"
-            " case when last_at <= %(at)s then last_at end,"
+            " case when resolved_at <= %(at)s then resolved_at end,"
             " case when resolved_at <= %(at)s then resolved_at end,"
             " case when acked_at <= %(at)s then acked_at end,"
             " case when acked_at <= %(at)s then coalesce(acked_by, '') else '' end,"
             " count(*) over ()"
-            " from gonogo.alerts where first_at <= %(at)s and (resolved_at is null or resolved_at >= %(start)s)"
+            " from gonogo.alert_episodes"
+            " where first_at <= %(at)s and seen_at <= %(at)s and (resolved_at is null or resolved_at >= %(start)s)"
             " order by first_at, id limit %(limit)s",
             {"at": at, "start": start, "limit": limit},
         )

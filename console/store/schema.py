@@ -365,4 +365,45 @@ alter table gonogo.gate_evaluations
     add column detail text;
 """,
     ),
+    (
+        13,
+        """
+-- The alerts' history, for a report for a past moment (`gonogo report --at T`): one
+-- row per episode, never overwritten by a later one. gonogo.alerts keeps one row per
+-- fingerprint (the live feed), whose first_at, resolution and acknowledgement a new
+-- episode overwrites. An episode begins when an alert is first raised, raised again
+-- after it resolved, or turns critical from a lesser severity (the same rule as
+-- gonogo.alerts' first_at); it ends when the alert resolves or the next episode
+-- begins. Its severity, name and summary are those it began with: a later change in
+-- place must not rewrite what a report for an earlier moment says. Written in the
+-- same transaction as gonogo.alerts (console/store/db.py), after locking its row.
+-- seen_at: when the database first heard of it. first_at may come from outside
+-- (Alertmanager's startsAt) and lie before that: a report for T leaves out what was
+-- not known at T, or its bytes would change after the fact.
+create table gonogo.alert_episodes (
+    id          bigint generated always as identity primary key,
+    fingerprint text not null,
+    source      text not null,
+    severity    text not null,
+    name        text not null,
+    summary     text not null default '',
+    first_at    timestamptz not null,
+    seen_at     timestamptz not null default now(),
+    resolved_at timestamptz,
+    acked_at    timestamptz,
+    acked_by    text
+);
+-- the current episode of a fingerprint; the report reads by time
+create index alert_episodes_fingerprint on gonogo.alert_episodes (fingerprint, first_at);
+create index alert_episodes_first_at on gonogo.alert_episodes (first_at);
+-- retention deletes by resolution, as for gonogo.alerts
+create index alert_episodes_resolved_at on gonogo.alert_episodes (resolved_at) where resolved_at is not null;
+-- What is already there: each alert's last episode, as it stands now (seen when it
+-- began, the best known: the earlier episodes were overwritten).
+insert into gonogo.alert_episodes (fingerprint, source, severity, name, summary, first_at, seen_at, resolved_at,
+                                   acked_at, acked_by)
+select fingerprint, source, severity, name, summary, first_at, first_at, resolved_at, acked_at, acked_by
+from gonogo.alerts order by id;
+""",
+    ),
 ]
