@@ -163,13 +163,15 @@ class StoppablePostgres:
 
 @pytest.fixture
 def stoppable_pg():
-    pg = StoppablePostgres(_pg_root())
+    root = _pg_root()
+    pg = StoppablePostgres(root)
     yield pg
     try:
         pg.start()
     except Exception:
         pass
     pg.server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 async def wait_for(pilot_or_none, predicate, timeout: float = 15.0, what: str = "condition"):
