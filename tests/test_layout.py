@@ -36,10 +36,22 @@ def screen_lines(app) -> list[str]:
 
 
 async def shown(size, snapshot, theme=None) -> list[str]:
+    """The screen once it has drawn the snapshot: every gate's row and the evaluated
+    time on it (a busy machine can take longer than the App's first pause), or as it
+    is after 5 s, for the assertions to say what is missing."""
+    import time
+
     app, show = _app(snapshot, theme=theme)
     async with app.run_test(size=size) as pilot:
         await show(pilot)
-        return screen_lines(app)
+        deadline = time.monotonic() + 5
+        while True:
+            lines = screen_lines(app)
+            text = "\n".join(lines)
+            drawn = NOW.strftime("%H:%M:%S") in text and all(f" {g.name} " in text for g in snapshot.gates)
+            if drawn or time.monotonic() > deadline:
+                return lines
+            await pilot.pause(0.05)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
