@@ -155,11 +155,12 @@ async def test_the_demo_report_has_a_window_and_a_coverage_for_every_gate_and_a_
 
 async def test_a_reseed_rewrites_the_evaluations_once(store, db_url):
     """`n` and `--reset` start the week over: the evaluations of the last seed only,
-    none of the one before (whose last hour at 15 s ended three minutes earlier)."""
+    none of the one before (whose last hour at 15 s ended ten minutes earlier: more than
+    the 5-minute grid, so the stretch between the two last hours always holds grid points)."""
     config = packaged_config()
-    first = datetime.now(UTC) - timedelta(minutes=3)
+    first = datetime.now(UTC) - timedelta(minutes=10)
     await seed(db_url, TARGETS, config.rollout.flag, config.rollout.steps, now=first, config=config)
-    again = first + timedelta(minutes=3)
+    again = first + timedelta(minutes=10)
     start = await seed(db_url, TARGETS, config.rollout.flag, config.rollout.steps, now=again, reset=True,
                        config=config)
     last = newest_probe_at(start, again)
