@@ -137,19 +137,25 @@ def run_console_alone(gonogo: str, python: str, data_dir: Path, secs: int) -> di
                     f"cd {alone} && exec {gonogo} tui"], check=True)
     try:
         time.sleep(8)
-        pid = pane_pid(session)
-        c0, w0 = cpu_ticks(pid), time.perf_counter()
-        time.sleep(secs)
-        c1, w1 = cpu_ticks(pid), time.perf_counter()
-        rss = rss_mb(pid)
-        screen = tmux("capture-pane", "-p", "-t", session)
+        sample = idle_sample(session, secs)
     finally:
         tmux("send-keys", "-t", session, "q")
         time.sleep(2)
         tmux("kill-session", "-t", session)
         svc.terminate()
-    assert "error_rate" in screen, screen
-    return {"cpu_pct": 100 * (c1 - c0) / HZ / (w1 - w0), "rss_mb": rss}
+    assert "error_rate" in sample.pop("screen"), sample
+    return sample
+
+
+def idle_sample(session: str, secs: float) -> dict:
+    """CPU (% of one core) and RSS of the process in a tmux pane over `secs` of idle,
+    and the screen at the end (to check it showed what it should)."""
+    pid = pane_pid(session)
+    c0, w0 = cpu_ticks(pid), time.perf_counter()
+    time.sleep(secs)
+    c1, w1 = cpu_ticks(pid), time.perf_counter()
+    return {"cpu_pct": 100 * (c1 - c0) / HZ / (w1 - w0), "rss_mb": rss_mb(pid),
+            "screen": tmux("capture-pane", "-p", "-t", session)}
 
 
 def run_floor(python: str, secs: int) -> dict:

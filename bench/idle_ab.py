@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from console_startup_idle import HZ, cpu_ticks, pane_pid, rss_mb, run_floor, stop_embedded, tmux  # noqa: E402
+from console_startup_idle import idle_sample, run_floor, stop_embedded, tmux  # noqa: E402
 
 
 def run_tree(tree: Path, data: Path, secs: int, tag: str) -> dict:
@@ -41,20 +41,16 @@ def run_tree(tree: Path, data: Path, secs: int, tag: str) -> dict:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and "clean days" not in tmux("capture-pane", "-p", "-t", session):
             time.sleep(0.1)
-        pid = pane_pid(session)
         time.sleep(10)
-        c0, w0 = cpu_ticks(pid), time.perf_counter()
-        time.sleep(secs)
-        c1, w1 = cpu_ticks(pid), time.perf_counter()
-        rss = rss_mb(pid)
-        screen = tmux("capture-pane", "-p", "-t", session)
+        sample = idle_sample(session, secs)
     finally:
         tmux("send-keys", "-t", session, "q")
         time.sleep(3)
         tmux("kill-session", "-t", session)
+    screen = sample.pop("screen")
     if "error_rate" not in screen:
         raise SystemExit(f"{tree}: the console did not show the gates:\n{screen}")
-    return {"cpu_pct": 100 * (c1 - c0) / HZ / (w1 - w0), "rss_mb": rss}
+    return sample
 
 
 def main() -> None:

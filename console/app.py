@@ -24,6 +24,7 @@ from widgets.literal import visible
 from . import __version__
 from .config import Config
 from .engine import Engine, utcnow
+from .screens.dialogs.message import MessageDialog
 from .messages import EngineStatus, RolloutChanged, SnapshotUpdated
 from .rollout import ORIGIN
 from .app_parts.demo_keys import DemoKeysMixin
@@ -164,6 +165,16 @@ class GonogoApp(KeysMixin, RolloutKeysMixin, DetailReadsMixin, ReviewKeysMixin, 
     def stale_after(self) -> float:
         """No new evaluation for this long: everything on screen is stale."""
         return max(10.0, 5 * self.config.console.refresh.total_seconds())
+
+    def refused_as_stale(self, needs: str, nothing: str) -> bool:
+        """Refuse (a dialog that says why) what `needs` a current evaluation while the
+        screen is stale; True when refused. The one check actions and decisions share."""
+        if self.snapshot_age() <= self.stale_after():
+            return False
+        self.push_screen(MessageDialog(
+            "Refused: the screen is stale",
+            f"The last evaluation is {self.snapshot_age():.0f} s old; {needs}. {nothing}"))
+        return True
 
     def _check_staleness(self) -> None:
         age = self.snapshot_age()

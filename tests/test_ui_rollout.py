@@ -179,3 +179,27 @@ async def test_actuator_failure_is_shown_not_pretended_and_R_retries(db_url, hea
         await pilot.press("R")
         await wait_for(pilot, lambda: "NOT APPLIED" not in panel_text(), what="applied after retry")
         assert json.loads(flags.read_text())[FLAG]["rollout_percentage"] == 5
+
+
+async def test_an_action_and_a_decision_on_a_stale_screen_are_refused_saying_how_old_it_is():
+    """Both paths share the App's one staleness check: refused with a dialog that
+    says how old the evaluation is and that nothing was done (no engine is reached)."""
+    from datetime import timedelta
+
+    from checks.models import ActionRequest, ReviewDecision, Verdict
+    from console.screens.dialogs.message import MessageDialog
+
+    from .test_snapshots import NOW, _app, fixed_snapshot
+
+    app, show = _app(fixed_snapshot().model_copy(update={"at": NOW - timedelta(minutes=5)}))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await show(pilot)
+        await app._act(ActionRequest(action="hold", reason="looking", seen_version=7, seen_verdict=Verdict.ROLLBACK))
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, MessageDialog) and app.screen.title_text == "Refused: the screen is stale"
+        assert "300 s old" in app.screen.body and "Nothing was changed or queued." in app.screen.body
+        app.pop_screen()
+        await app._record_review(ReviewDecision(decision="NO-GO", reason="not yet"))
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, MessageDialog) and "Nothing was recorded." in app.screen.body
+    assert app.last_action is None  # neither reached the controller

@@ -92,11 +92,7 @@ class ReviewKeysMixin:
         from ..store.db import StoreUnavailable
 
         snap = self.snapshot
-        if self.snapshot_age() > self.stale_after():
-            self.push_screen(MessageDialog(
-                "Refused: the screen is stale",
-                f"The last evaluation is {self.snapshot_age():.0f} s old; a decision needs current values. "
-                "Nothing was recorded."))
+        if self.refused_as_stale("a decision needs current values", "Nothing was recorded."):
             return
         try:
             result = await self.engine.controller.record_review(

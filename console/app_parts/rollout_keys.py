@@ -46,11 +46,7 @@ class RolloutKeysMixin:
                 f"You confirmed an override against {request.seen_verdict.value}; it is {snap.verdict.value} now "
                 f"({'; '.join(snap.reasons[:3])}). Nothing was changed. Look again, then decide again."))
             return
-        if self.snapshot_age() > self.stale_after():
-            self.push_screen(MessageDialog(
-                "Refused: the screen is stale",
-                f"The last evaluation is {self.snapshot_age():.0f} s old; an action needs a current verdict. "
-                "Nothing was changed or queued."))
+        if self.refused_as_stale("an action needs a current verdict", "Nothing was changed or queued."):
             return
         try:
             # The controller re-reads the state under a lock: the world may have changed
