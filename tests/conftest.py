@@ -190,6 +190,29 @@ async def wait_for(pilot_or_none, predicate, timeout: float = 15.0, what: str = 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+KEY_NAMES = {" ": "space", "_": "underscore", "-": "minus", ".": "full_stop", ",": "comma", "%": "percent_sign",
+             ":": "colon"}
+
+
+def keys(text: str) -> list[str]:
+    """The key names Pilot presses to type `text`."""
+    return [KEY_NAMES.get(ch, ch) for ch in text]
+
+
+async def press_then_type(pilot, key: str, *typed: str) -> None:
+    """Press `key`, which opens an input (a dialog's, or a note's), wait until that
+    input has the focus (a key pressed before reaches no input, on a loaded machine
+    as at a fast keyboard), then press the rest: the keys a user types into it."""
+    from textual.widgets import Input
+
+    app = pilot.app
+    before = app.focused
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(app.focused, Input) and app.focused is not before, timeout=10,
+                   what=f"the input that {key!r} opens, focused")
+    await pilot.press(*typed)
+
+
 def other_console_acts(db_url, operator: str, reason: str, action: str = "advance") -> str:
     """Another process (another console, or the CLI) acts on the rollout."""
     return other_consoles_act(db_url, [(operator, reason, action)])[0]

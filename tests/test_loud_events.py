@@ -18,7 +18,7 @@ from console.messages import SnapshotUpdated
 from console.rollout import preview
 from widgets.verdict_banner import VerdictBanner
 
-from .conftest import make_config, wait_for
+from .conftest import keys, make_config, press_then_type, wait_for
 from .test_engine import _auto_config as engine_auto_config
 from .test_snapshots import NOW, _app, fixed_snapshot
 
@@ -263,7 +263,7 @@ async def test_a_real_auto_rollback_rings_once_shows_on_every_console_and_an_ack
 
 
 async def test_an_actuator_failure_rings_and_stays_until_it_is_applied(db_url, health_server, tmp_path):
-    from .test_ui_rollout import keys, ready
+    from .test_ui_rollout import ready
 
     base, _ = health_server
     flags = tmp_path / "feature_flags.json"
@@ -272,7 +272,7 @@ async def test_an_actuator_failure_rings_and_stays_until_it_is_applied(db_url, h
     async with app.run_test(size=(120, 36)) as pilot:
         rung = spy_bell(app)
         await ready(pilot, app)
-        await pilot.press("a", *keys("start"), "enter")
+        await press_then_type(pilot, "a", *keys("start"), "enter")
         await wait_for(pilot, lambda: "NOT APPLIED since" in banner(app), what="the loud line")
         assert "phase_4_deployment at 5 % did not reach the system" in banner(app)
         await pilot.pause(1.2)

@@ -13,14 +13,10 @@ from widgets.alert_feed import AlertFeed, AlertFilter
 from widgets.gates_table import GatesTable
 from widgets.rollout_panel import RolloutPanel
 
-from .conftest import make_config, wait_for
+from .conftest import keys, make_config, press_then_type, wait_for
 
 SIZE = (120, 36)
 
-
-def keys(text: str) -> list[str]:
-    names = {" ": "space", "_": "underscore", "-": "minus", ".": "full_stop", ":": "colon"}
-    return [names.get(ch, ch) for ch in text]
 
 
 def text_of(app, selector: str) -> str:
@@ -201,7 +197,7 @@ async def test_advance_is_greyed_out_while_it_would_be_refused(db_url, health_se
         await wait_for(pilot, lambda: app.snapshot.verdict.value == "GO", what="GO")
         bindings = lambda: app.screen.active_bindings  # noqa: E731
         assert bindings()["a"].enabled
-        await pilot.press("a", *keys("start"), "enter")
+        await press_then_type(pilot, "a", *keys("start"), "enter")
         await wait_for(pilot, lambda: app.snapshot.rollout.percentage == 5, what="advanced to 5 %")
         # now a 12 h soak is left: Advance is greyed out, and the key does nothing
         await wait_for(pilot, lambda: not bindings()["a"].enabled, what="Advance greyed out")

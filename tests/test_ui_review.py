@@ -13,8 +13,7 @@ from console.screens.history import HistoryScreen
 from console.screens.review import ReviewScreen
 from console.store.sandbox import grant_reader
 
-from .conftest import make_config, wait_for
-from .test_ui_rollout import keys
+from .conftest import keys, make_config, press_then_type, wait_for
 
 SIZE = (120, 40)
 FLAG = "phase_4_deployment"
@@ -84,7 +83,7 @@ async def test_a_whole_review_by_keys_is_recorded_with_each_mark_and_the_trail_v
         assert ("P2", "search reindex slowed queries") in screen.evidence.table.rows
         assert "search reindex slowed queries" in screen_text(app)
         await pilot.press("space", "down", "space")  # p1 and daily_cost accepted
-        await pilot.press("n", *keys("checked the invoices"), "enter")
+        await press_then_type(pilot, "n", *keys("checked the invoices"), "enter")
         await wait_for(pilot, lambda: screen.marks[2].note == "checked the invoices", timeout=5, what="the note")
         assert all(m.accepted for m in screen.marks)
         assert "3 of 3 accepted" in screen_text(app)

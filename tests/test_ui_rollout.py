@@ -8,15 +8,11 @@ from console.screens.dialogs.action import ActionDialog
 from console.screens.dialogs.message import MessageDialog
 from console.screens.history import HistoryScreen
 
-from .conftest import make_config, other_console_acts, wait_for
+from .conftest import keys, make_config, press_then_type, other_console_acts, wait_for
 
 SIZE = (120, 36)
 FLAG = "phase_4_deployment"
 
-
-def keys(text: str) -> list[str]:
-    names = {" ": "space", "_": "underscore", "-": "minus", ".": "full_stop", ",": "comma", "%": "percent_sign"}
-    return [names.get(ch, ch) for ch in text]
 
 
 def state(db_url):
@@ -77,14 +73,14 @@ async def test_rollback_needs_the_flag_name_and_escape_cancels(db_url, health_se
     app = make_app(make_config(db_url, base, rollout={"soak": "0s"} if False else {}))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
-        await pilot.press("a", *keys("start"), "enter")
+        await press_then_type(pilot, "a", *keys("start"), "enter")
         await wait_for(pilot, lambda: state(db_url)[0] == 5, what="at 5 %")
         await pilot.press("r")
         await dialog_says(pilot, app, "will do: 5 % → 0 % of phase_4_deployment (at once)")
         await pilot.press(*keys("oops"), "escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ActionDialog), timeout=5, what="the dialog closed")
         assert state(db_url)[:2] == (5, "soaking")
-        await pilot.press("r", *keys("p95 climbing"), "enter", *keys(FLAG), "enter")
+        await press_then_type(pilot, "r", *keys("p95 climbing"), "enter", *keys(FLAG), "enter")
         await wait_for(pilot, lambda: state(db_url)[1] == "rolled_back", what="rolled back")
         assert state(db_url)[0] == 0 and events(db_url)[-1][1:5] == ("rollback", 5, 0, "p95 climbing")
         await pilot.press("H")
@@ -101,9 +97,9 @@ async def test_hold_then_resume_with_h(db_url, health_server):
         await pilot.press("h")
         await dialog_says(pilot, app, "refused now: nothing to hold")
         await pilot.press("escape")
-        await pilot.press("a", *keys("go"), "enter")
+        await press_then_type(pilot, "a", *keys("go"), "enter")
         await wait_for(pilot, lambda: app.snapshot.rollout.state == "soaking", what="soaking")
-        await pilot.press("h", *keys("investigating p95"), "enter")
+        await press_then_type(pilot, "h", *keys("investigating p95"), "enter")
         await wait_for(pilot, lambda: state(db_url)[1] == "held" and app.snapshot.rollout.state == "held", what="held")
         await pilot.press("h")
         await dialog_says(pilot, app, "resume phase_4_deployment at 5 %")
@@ -138,9 +134,9 @@ async def test_two_consoles_on_one_database_see_each_others_changes(db_url, heal
     async with one.run_test(size=SIZE) as p1, two.run_test(size=SIZE) as p2:
         await ready(p1, one)
         await ready(p2, two)
-        await p1.press("a", *keys("from console one"), "enter")
+        await press_then_type(p1, "a", *keys("from console one"), "enter")
         await wait_for(p2, lambda: two.snapshot.rollout.percentage == 5, timeout=5, what="console two sees it")
-        await p2.press("h", *keys("carol holds"), "enter")
+        await press_then_type(p2, "h", *keys("carol holds"), "enter")
         await wait_for(p1, lambda: one.snapshot.rollout.state == "held", timeout=5, what="console one sees the hold")
     assert [e[0] for e in events(db_url)] == ["tester", "carol"]
 
@@ -166,7 +162,7 @@ async def test_actuator_failure_is_shown_not_pretended_and_R_retries(db_url, hea
     app = make_app(make_config(db_url, base, actuator={"type": "file", "file": str(flags)}))
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot, app)
-        await pilot.press("a", *keys("start"), "enter")
+        await press_then_type(pilot, "a", *keys("start"), "enter")
         panel_text = lambda: str(app.screen.query_one(RolloutPanel).query_one("#state").render())  # noqa: E731
         await wait_for(pilot, lambda: "NOT APPLIED" in panel_text(), what="failure on screen")
         assert "not overwriting" in panel_text()
