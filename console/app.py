@@ -164,7 +164,7 @@ class GonogoApp(KeysMixin, RolloutKeysMixin, DetailReadsMixin, ReviewKeysMixin, 
 
     def stale_after(self) -> float:
         """No new evaluation for this long: everything on screen is stale."""
-        return max(10.0, 5 * self.config.console.refresh.total_seconds())
+        return max(10.0, 3 * self.config.console.refresh.total_seconds())
 
     def refused_as_stale(self, needs: str, nothing: str) -> bool:
         """Refuse (a dialog that says why) what `needs` a current evaluation while the

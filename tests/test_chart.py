@@ -272,3 +272,31 @@ async def test_a_read_that_brings_what_the_trend_had_or_a_value_inside_a_bucket_
         widget.show(gate, window="1h", end=end, values=(*values, 0.09), times=(*times, end), view=reread)
         await pilot.pause()
         assert widget.draws == drawn + 1
+
+
+def test_the_y_axis_stops_at_0_when_nothing_drawn_is_below_it():
+    from widgets.gate_chart import y_range
+
+    assert y_range([0.0, 0.0], (0.1, 1.0)) == (0.0, 1.1)  # an error rate of 0 %: not from -0.1
+    assert y_range([0.0]) == (0.0, 1.0)  # a flat 0 with no bands: 1 to spare, above only
+    assert y_range([120.0, 140.0], (200.0, 500.0)) == (82.0, 538.0)  # far from 0: spared both sides
+    assert y_range([-3.0, 2.0]) == (-3.5, 2.5)  # a value below 0 (a delta): the axis goes there
+
+
+async def test_an_error_rate_of_0_is_drawn_on_an_axis_from_0():
+    end = datetime(2026, 11, 25, 3, 0, 40, tzinfo=UTC)
+    gate = GateReading(name="error_rate", value=0.0, band=Band.GREEN, unit="%",
+                       bands=Bands(green=Condition.parse("< 0.1"), red=Condition.parse("> 1.0")))
+    view = ChartView(gate="error_rate", window="1h", start=end - timedelta(hours=1), end=end,
+                     points=tuple((end - timedelta(minutes=m), 0.0, 0.0) for m in range(1, 60)))
+    app = ChartApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        widget = app.query_one(GateChart)
+        widget.show(gate, window="1h", end=end, view=view)
+        await pilot.pause()
+        text = widget.render().plain
+    labels = [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]  # the y axis's ticks
+    assert labels and all(not label.startswith("-") for label in labels), (labels, text)
+    assert float(labels[-1]) == 0.0, labels  # the lowest tick is 0
+    first, last = braille_span(text)  # the line itself is drawn, along the bottom
+    assert first < 0.05 and last > 0.95, text

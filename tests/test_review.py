@@ -238,3 +238,93 @@ def test_the_cli_reads_the_criteria_records_a_review_and_refuses_go_over_a_rejec
     assert status["history"] == [] and status["version"] == 1
     r = gonogo("audit", "verify", "--config", cfg)
     assert r.returncode == 0 and "2 events" in r.stdout, r.stdout + r.stderr
+
+
+# --- the failed probes of the period (console/store/probes.py failed_probes) ---------------
+
+
+def week_of_probes(now, target: str, *, fails, every=timedelta(minutes=1), days=7):
+    """A probe of `target` every `every` over `days` days to `now`; `fails(i)` says
+    which fail (i counts back from now)."""
+    from checks.models import ProbeResult
+
+    n = int(timedelta(days=days) / every)
+    return [ProbeResult(target=target, at=now - i * every, ok=not fails(i), status=503 if fails(i) else 200,
+                        latency_ms=20.0, reason="HTTP 503" if fails(i) else "") for i in range(n)]
+
+
+def hour_of(at):
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+async def seeded_failures(store):
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    await store.insert_probes(week_of_probes(now, "api", fails=lambda i: i % 97 == 5))  # rare, all week
+    await store.insert_probes(week_of_probes(now, "auth", fails=lambda i: 30 <= i < 110))  # a recent burst
+    await store.insert_probes(week_of_probes(now, "other", fails=lambda i: i % 3 == 0))  # not asked for
+    return now
+
+
+async def test_the_failed_probes_are_the_newest_of_the_period_and_the_count_is_all_of_them(store, db_url):
+    now = await seeded_failures(store)
+    since = hour_of(now - timedelta(days=7))
+    got = await store.failed_probes(["api", "auth"], since, 50)
+    with psycopg.connect(db_url) as c:
+        want = c.execute("select target, at from gonogo.probe_results where target in ('api', 'auth')"
+                         " and at >= %s and not ok order by at desc, target limit 50", (since,)).fetchall()
+        total = c.execute("select count(*) from gonogo.probe_results where target in ('api', 'auth')"
+                          " and at >= %s and not ok", (since,)).fetchone()[0]
+    assert [(p.target, p.at) for p in got.probes] == want
+    assert all(not p.ok and p.status == 503 and p.reason == "HTTP 503" for p in got.probes)
+    assert got.total == total > 50  # 80 of auth's burst and about a hundred of api's over the week
+    # A limit above the count lists every one; no target, or none failing, is empty.
+    every = await store.failed_probes(["api"], since, 1000)
+    assert len(every.probes) == every.total == total - 80
+    assert await store.failed_probes([], since, 50) == type(got)([], 0)
+
+
+async def test_the_count_outlives_the_raw_rows_and_is_taken_from_the_hour_since_falls_in(store, db_url):
+    now = await seeded_failures(store)
+    since = hour_of(now - timedelta(days=7))
+    before = await store.failed_probes(["api"], since, 1000)
+    with psycopg.connect(db_url) as c:  # the raw rows past a 2-day retention pruned; the rollups stay
+        c.execute("delete from gonogo.probe_results where at < now() - interval '2 days'")
+        kept = c.execute("select count(*) from gonogo.probe_results where target = 'api' and not ok").fetchone()[0]
+    after = await store.failed_probes(["api"], since, 1000)
+    assert after.total == before.total and len(after.probes) == kept < before.total
+    # A moment within an hour counts that whole hour, in the list as in the count.
+    mid = await store.failed_probes(["api"], since + timedelta(minutes=59), 1000)
+    assert mid.total == before.total
+
+
+async def test_the_failed_probes_are_read_by_index_and_only_the_newest_hours_raw(store, db_url):
+    import json
+
+    from console.store.probes import _FAILED
+
+    now = await seeded_failures(store)
+    with psycopg.connect(db_url, autocommit=True) as c:
+        # The hourly rollup as a real deployment has it (100 targets, its 35 days), so
+        # the planner chooses as it would there: on a few hundred rows a scan is cheaper.
+        c.execute("insert into gonogo.probe_hour (target, bucket, total, ok, http_5xx)"
+                  " select 't' || t, date_bin('1 hour', now(), timestamptz 'epoch') - h * interval '1 hour', 240, 240, 0"
+                  " from generate_series(1, 100) t, generate_series(0, 35 * 24) h")
+        c.execute("analyze")
+        params = {"targets": ["api", "auth"], "since": hour_of(now - timedelta(days=7)), "limit": 50}
+        doc = c.execute("explain (analyze, format json) " + _FAILED, params).fetchone()[0]
+
+    def nodes(n):
+        yield n
+        for child in n.get("Plans", ()):
+            yield from nodes(child)
+
+    scans = [n for n in nodes(doc[0]["Plan"]) if n.get("Relation Name") in ("probe_results", "probe_hour")]
+    assert {n["Relation Name"] for n in scans} == {"probe_results", "probe_hour"}, json.dumps(doc)
+    assert all("Index" in n["Node Type"] for n in scans), [(n["Relation Name"], n["Node Type"]) for n in scans]
+    # Of the two targets' 20,000 raw rows of the week, only the few hours that hold the
+    # newest 50 failures are read (rows returned and rows filtered out, every loop).
+    raw = sum((n["Actual Rows"] + n.get("Rows Removed by Filter", 0)) * n["Actual Loops"]
+              for n in scans if n["Relation Name"] == "probe_results")
+    assert 50 <= raw <= 5 * 60, raw

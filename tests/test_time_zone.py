@@ -127,3 +127,35 @@ async def test_the_feed_never_scrolls_sideways_and_cuts_a_long_summary(db_url, h
             assert feed.virtual_size.width <= feed.scrollable_content_region.width, (size, feed.virtual_size)
             assert "DiskFull" in feed_text(app) and "IST" in feed_text(app)
             assert "critical" in feed_text(app)  # the severity stays, in its column or leading the text
+
+
+async def test_the_reviews_evidence_rows_are_written_in_the_zone_and_follow_z(db_url, health_server):
+    """A time in a gate's evidence query (`v`, Enter) is a time like any other: in the
+    console's zone with the zone written, and in UTC on `z`. A `timestamp` without a
+    zone is taken as UTC, as everywhere in the console."""
+    from console.screens.review import ReviewScreen
+
+    base, _ = health_server
+    opened = datetime(2026, 11, 25, 3, 12, 9, tzinfo=UTC)
+    noted = datetime(2026, 11, 25, 21, 40, 0, tzinfo=UTC)  # 03:10 the next day in IST
+    gates = [{"name": "error_rate", "source": "probe", "window": "5m"},
+             {"name": "p95_latency", "source": "probe", "window": "5m"},
+             {"name": "p1_incidents", "source": "sql", "interval": "1s", "query": "select 0", "green": "<= 0",
+              "red": ">= 1", "evidence": "select timestamptz '2026-11-25 03:12:09+00' as opened_at,"
+                                         " timestamp '2026-11-25 21:40:00' as noted_at, 'db failover' as title"}]
+    app = make_app(make_config(db_url, base, console={"refresh": "1s", "operator": "tester", "timezone": "Asia/Kolkata"},
+                               gates=gates, review={"criteria": ["p1_incidents"]}))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.gates, what="first snapshot")
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="the review")
+        screen = app.screen
+        await pilot.press("enter")
+        body = lambda: screen.query_one("#review-evidence-body").render().plain  # noqa: E731
+        row = lambda zone: (f"{time_text(opened, zone, date=True)} | {time_text(noted, zone, date=True)}"  # noqa: E731
+                            " | db failover")
+        await wait_for(pilot, lambda: row(IST) in body(), what=f"the row in IST: {body()}")
+        assert row(IST).startswith("2026-11-25 08:42:09 IST | 2026-11-26 03:10:00 IST") and " UTC" not in body()
+        await pilot.press("z")
+        await wait_for(pilot, lambda: row(UTC) in body(), what=f"the row in UTC: {body()}")
+        assert "IST" not in body()

@@ -74,7 +74,7 @@ async def test_a_whole_review_by_keys_is_recorded_with_each_mark_and_the_trail_v
                        what="error_rate's evidence")
         assert screen.evidence.chart.window == "7d" and screen.evidence.chart.points
         assert [a.action for a in screen.evidence.actions] == ["advance"] * len(screen.evidence.actions)
-        assert screen.evidence.actions and screen.evidence.probes_read > 0
+        assert screen.evidence.actions and screen.evidence.failed_total is not None
         assert "The rollout's actions in the period" in screen_text(app)
         await pilot.press("space")  # error_rate accepted
         await pilot.press("down", "enter")  # p1_incidents_7d: the incidents behind its count
@@ -139,3 +139,37 @@ async def test_go_over_a_criterion_not_accepted_asks_for_the_override_and_record
         assert override is True and reason == "cost is a billing lag" and rec["decision"] == "GO"
         assert [m["accepted"] for m in rec["criteria"]] == [True, True, False]
         assert (await app.engine.controller.verify_audit()).verified
+
+
+async def test_a_week_of_failures_is_counted_whole_and_its_newest_are_listed(store, db_url, health_server):
+    """Failures spread over days, long behind the newest probes of their targets (which
+    pass): the review counts every one of the period and lists the newest, saying so."""
+    from datetime import datetime, timedelta, timezone
+
+    from checks.models import ProbeResult
+    from checks.times import time_text
+
+    base, _ = health_server
+    await seeded(db_url)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    failed = [ProbeResult(target="api", at=now - timedelta(hours=1, seconds=7) - i * timedelta(minutes=30), ok=False,
+                          status=503, reason="HTTP 503") for i in range(120)]
+    await store.insert_probes(failed)
+    start = (now - timedelta(days=7)).replace(minute=0, second=0)
+    with psycopg.connect(db_url) as c:
+        total = c.execute("select count(*) from gonogo.probe_results where target in ('api', 'auth') and not ok"
+                          " and at >= %s", (start,)).fetchone()[0]
+    assert total >= 120 + 1  # and the seeded week's own blip
+    app = make_app(config(db_url, base))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_review(pilot, app)
+        await pilot.press("enter")  # error_rate: a probe gate of api and auth
+        await wait_for(pilot, lambda: screen.evidence is not None and screen.evidence.gate == "error_rate",
+                       what="error_rate's evidence")
+        ev = screen.evidence
+        assert ev.failed_total == total and len(ev.failed_probes) == 50
+        assert [p.at for p in ev.failed_probes] == [p.at for p in failed[:50]]  # the newest, newest first
+        body = str(screen.query_one("#review-evidence-body").render())
+        assert f"Failed probes of its targets in the period: {total}   the newest 50 listed\n" in body
+        assert f"{time_text(failed[0].at, app.zone, date=True)}  api  HTTP 503  HTTP 503" in body
+        assert time_text(failed[50].at, app.zone, date=True) not in body

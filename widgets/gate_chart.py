@@ -55,6 +55,16 @@ def fold(points: Sequence[tuple[datetime, float | None, float | None]], trend: S
     return [(b, lo, hi) for b, (lo, hi) in sorted(buckets.items())]
 
 
+def y_range(values: Sequence[float], thresholds: Sequence[float] = ()) -> tuple[float, float]:
+    """The y axis: the values and the bands' thresholds, with a tenth of their span (or
+    1) to spare either side, but never below 0 when nothing drawn is below 0: an error
+    rate, a latency or a count cannot be negative, and an axis from -0.1 % says it could."""
+    drawn = [*values, *thresholds]
+    lo, hi = min(drawn), max(drawn)
+    pad = (hi - lo) * 0.1 or 1
+    return (lo - pad if lo < 0 else max(0.0, lo - pad)), hi + pad
+
+
 class GateChart(PlotextPlot):
     DEFAULT_CSS = """
     GateChart { height: 1fr; min-height: 8; }
@@ -166,13 +176,8 @@ class GateChart(PlotextPlot):
         plt.xlim(0, span_s)
         ticks = clock_ticks(start, end, zone, max_ticks=max(2, self.size.width // 12))
         plt.xticks([x(at) for at, _ in ticks], [label for _, label in ticks])
-        ys = [v for s in series for _, v in s]
-        lo, hi = min(ys), max(ys)
-        if gate.bands:
-            lo = min(lo, gate.bands.green.threshold, gate.bands.red.threshold)
-            hi = max(hi, gate.bands.green.threshold, gate.bands.red.threshold)
-        pad = (hi - lo) * 0.1 or 1
-        lo, hi = lo - pad, hi + pad
+        thresholds = (gate.bands.green.threshold, gate.bands.red.threshold) if gate.bands else ()
+        lo, hi = y_range([v for s in series for _, v in s], thresholds)
         plt.ylim(lo, hi)
         if len(series) > 1 and series[1]:
             plt.plot([x(at) for at, _ in series[1]], [v for _, v in series[1]], marker="braille",

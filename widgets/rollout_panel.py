@@ -67,15 +67,35 @@ def auto_rollback_line(a: AutoRollbackView | None, style=_plain) -> Text:
     return out
 
 
+# The percentage's column (`100%`, right-aligned) and the least bar worth drawing
+# beside it: narrower than both, the percentage goes, whole.
+PERCENT_WIDTH = 5
+MIN_BAR = 4
+
+
 class SoakBar(ProgressBar):
     """The soak's progress bar without Textual's 1 Hz ETA timer: no ETA is shown, and
     the timer repainted the bar every second, half a second off the snapshot's
     repaint (two screen updates a second instead of one). It moves when the panel
-    sets its progress."""
+    sets its progress.
+
+    Textual's bar is 32 columns whatever its room, and its percentage comes after: in a
+    panel narrower than 37 the terminal cut the percentage's last column, its `%`, and
+    `73` was left. Here the bar takes what the percentage leaves, and the percentage is
+    dropped whole where even that does not fit."""
+
+    DEFAULT_CSS = """
+    SoakBar { width: 1fr; }
+    SoakBar > Bar { width: 1fr; }
+    """
 
     def on_mount(self, event: Mount) -> None:
         event.prevent_default()  # ProgressBar.on_mount would start the timer
         self.update()
+
+    def on_resize(self) -> None:
+        for percent in self.query("#percentage"):  # ProgressBar's own id for it
+            percent.display = self.size.width >= PERCENT_WIDTH + MIN_BAR
 
 
 class RolloutPanel(Vertical):

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from checks.models import ChartView
+from checks.models import ChartView, CriterionEvidence, EvidenceTable
 from checks.times import CHART_WINDOWS
 
 from ..screens.dialogs.message import MessageDialog
 from ..screens.dialogs.review_decision import ReviewDecisionDialog
-from ..screens.review import ReviewScreen
+from ..screens.review import FAILED_SHOWN, ReviewScreen
 from ..secrets import mask_text
 
 
@@ -35,10 +35,7 @@ class ReviewKeysMixin:
                         exit_on_error=False)
 
     async def _load_evidence(self, screen: ReviewScreen, gate: str) -> None:
-        from checks.models import CriterionEvidence, EvidenceTable
-
         from ..store.db import StoreUnavailable
-        from ..store.probes import RECENT_PER_TARGET
         from ..store.sandbox import QueryRefused
 
         if self.store is None:
@@ -46,18 +43,18 @@ class ReviewKeysMixin:
             return
         span, bucket = CHART_WINDOWS["7d"]
         end = self.clock()
-        start = end - span
+        # On the hour: the failed probes are counted from the hourly rollup, which keeps
+        # them past the raw rows' retention, and the period is then the same for both.
+        start = _on_the_hour(end - span)
         spec = next((g for g in self.config.gates if g.name == gate), None)
         try:
             points = tuple(await self.store.gate_trend(gate, start, bucket))
             actions = tuple(await self.store.rollout_history(self.config.rollout.flag, since=start))
-            failed, read = (), 0
+            failed, failed_total = (), None
             if spec is not None and spec.source == "probe":
                 targets = (spec.target,) if spec.target else tuple(t.name for t in self.config.targets)
-                recent = await self.store.recent_probes(targets, RECENT_PER_TARGET)
-                read = sum(len(v) for v in recent.values())
-                failed = tuple(sorted((p for v in recent.values() for p in v if not p.ok and p.at > start),
-                                      key=lambda p: p.at, reverse=True))
+                read = await self.store.failed_probes(targets, start, FAILED_SHOWN)
+                failed, failed_total = tuple(read.probes), read.total
         except StoreUnavailable as e:
             screen.failed(f"database unavailable: {e}")
             return
@@ -69,7 +66,7 @@ class ReviewKeysMixin:
             except QueryRefused as e:
                 table = EvidenceTable(error=mask_text(str(e)))
         screen.show_evidence(CriterionEvidence(
-            gate=gate, since=start, actions=actions, failed_probes=failed, probes_read=read, table=table,
+            gate=gate, since=start, actions=actions, failed_probes=failed, failed_total=failed_total, table=table,
             chart=ChartView(gate=gate, window="7d", start=start, end=end, points=points, events=actions)))
 
     def open_review_decision(self, screen: ReviewScreen) -> None:
@@ -112,10 +109,17 @@ class ReviewKeysMixin:
         self.action_refresh()
 
 
-def _cell(value) -> str:
-    """An evidence cell as text (shown literally by the screen)."""
+def _cell(value) -> str | datetime:
+    """An evidence cell as the screen takes it: a time stays a time, for the screen to
+    write in the console's zone (and again when `z` flips it); anything else as text,
+    shown literally."""
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+        return value
     return str(value)
+
+
+def _on_the_hour(at: datetime) -> datetime:
+    """The UTC hour `at` falls in (the hourly rollup's buckets)."""
+    return at.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)

@@ -39,7 +39,7 @@ from .values import (
 
 
 class ConsoleSection(Section):
-    refresh: Annotated[timedelta, _duration_within("the refresh", MAX_INTERVAL, MIN_REFRESH)] = timedelta(seconds=1)
+    refresh: Annotated[timedelta, _duration_within("the refresh", MAX_INTERVAL, MIN_REFRESH)] = timedelta(seconds=5)
     operator: Annotated[str, BeforeValidator(lambda v: _no_control(v, "the operator"))] = ""  # empty: $USER
     read_only: bool = False
     # Ring the terminal's bell once for each loud event (an auto-rollback, a rollout not

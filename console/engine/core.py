@@ -47,6 +47,7 @@ log = logging.getLogger("gonogo.engine")
 PROBE_BUFFER_MAX = 50_000  # about a day of 5 targets at 5 s; older results are dropped first
 PROBE_FLUSH_BATCH = 5_000  # rows per insert when the buffer is written back (see _flush_probes)
 RECORD_EVERY = timedelta(seconds=15)
+EVALUATE_GAP = 0.2  # seconds: a storm of changes (a hundred targets failing at once) evaluates 5 times a second at most
 
 
 def utcnow() -> datetime:
@@ -101,10 +102,11 @@ class Engine:
         self._buffer: deque[ProbeResult] = deque(maxlen=PROBE_BUFFER_MAX)
         self.evaluation = Evaluation(config, store, self.auto, clock=clock, leading=lambda: self.leader,
                                      sources=self.sources, write_probes=self._flush_probes)
-        self.alert_rules = AlertRules(config, store)
+        self.alert_rules = AlertRules(config, store, clock)
         self.notifier = Notifier(config, store, leading=lambda: self.leader)  # [[notify]]: the leader sends
         self.probed_here: tuple[ProbeResult, ...] = ()  # a one-shot's own probes (check_once)
         self._wake = asyncio.Event()
+        self._last_probe: dict[str, tuple] = {}  # each target's last (ok, status, reason): a change pokes
         self._tasks: list[asyncio.Task] = []
 
     @property
@@ -133,6 +135,7 @@ class Engine:
 
                 first = await asyncio.gather(*(first_probe(t) for t in self.config.targets))
                 self._buffer.extend(first)
+                self._last_probe.update((r.target, (r.ok, r.status, r.reason)) for r in first)
         if self.leader:
             with contextlib.suppress(StoreUnavailable):
                 await self._recover()
@@ -196,16 +199,33 @@ class Engine:
     # -- loops --------------------------------------------------------------------
 
     async def _evaluate_loop(self) -> None:
+        """Evaluate every `[console] refresh`, and at once when something changed: a
+        target whose probe turned (ok to failing, another status), a query gate's new
+        answer, alerts raised or resolved, a rollout change, a key. Between changes one
+        evaluation a refresh is enough (the gates' windows are minutes long), and it is
+        most of what an idle console costs. However many changes come, evaluations
+        start at least EVALUATE_GAP apart."""
         period = self.config.console.refresh.total_seconds()
+        loop = asyncio.get_running_loop()
         while True:
+            # Cleared before, not after: a change seen while this evaluation reads is
+            # not lost, it wakes the next one.
+            self._wake.clear()
+            started = loop.time()
             try:
                 await self.evaluate()
             except Exception as e:  # a bug must not kill the console: show it, keep going
                 log.exception("evaluation failed")
                 self.sources["engine"] = SourceHealth(name="engine", ok=False, reason=mask_text(str(e))[:200])
-            self._wake.clear()
+            snap = self.evaluation.snapshot
+            # Until the database answers (at start, in an outage) every second: its
+            # return is on the screen at once, whatever the refresh.
+            wait = period if snap is not None and snap.database.ok else min(period, 1.0)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=period)
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            rest = EVALUATE_GAP - (loop.time() - started)
+            if rest > 0:
+                await asyncio.sleep(rest)
 
     async def _leadership_loop(self) -> None:
         """Take or keep the leadership lock. A leader steps down only when it sees
@@ -250,6 +270,10 @@ class Engine:
             if self.leader:
                 result = await probe(self.probe_client, target)
                 self._buffer.append(result)
+                seen = (result.ok, result.status, result.reason)
+                if self._last_probe.get(target.name) != seen:  # it turned: show it now, not at the refresh
+                    self._last_probe[target.name] = seen
+                    self.poke()
 
     async def _flush_probes(self) -> None:
         """Write the buffered probe results, oldest first, PROBE_FLUSH_BATCH rows per
@@ -277,7 +301,11 @@ class Engine:
 
     async def _query_loop(self, gate: Gate) -> None:
         while True:
+            before = self.evaluation.last_answer(gate.name)
             await self._run_query(gate)
+            after = self.evaluation.last_answer(gate.name)
+            if (after.value, after.error) != (before.value, before.error):
+                self.poke()  # a new answer is shown now, not at the next refresh
             await asyncio.sleep(gate.interval.total_seconds())
 
     async def _run_query(self, gate: Gate) -> None:
@@ -303,8 +331,10 @@ class Engine:
 
     async def _alertmanager_loop(self) -> None:
         am = self.config.alertmanager
+        seen: tuple = ()
         while True:
             now = self.clock()
+            before = self.sources.get("alertmanager")
             try:
                 alerts = await fetch_alerts(self.client, am.url, am.timeout.total_seconds(), headers=am.headers)
                 self.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=True, since=now)
@@ -313,6 +343,10 @@ class Engine:
                         await self.store.raise_alert(a.fingerprint, "alertmanager", a.severity, a.name, a.summary, a.at,
                                                      labels=a.labels, labels_left_out=a.labels_left_out)
                     await self.store.resolve_missing("alertmanager", [a.fingerprint for a in alerts])
+                now_seen = tuple(sorted((a.fingerprint, a.severity) for a in alerts))
+                if now_seen != seen:  # raised, resolved or changed: shown now
+                    seen = now_seen
+                    self.poke()
             except SourceError as e:
                 prev = self.sources.get("alertmanager")
                 since = prev.since if prev and not prev.ok else now
@@ -322,6 +356,9 @@ class Engine:
             except psycopg.Error as e:
                 self.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=False,
                                                             reason=f"cannot store its alerts: {_short(e)}")
+            after = self.sources.get("alertmanager")
+            if before is None or after is None or before.ok != after.ok:
+                self.poke()  # Alertmanager went away or came back: the screen says so now
             await asyncio.sleep(am.interval.total_seconds())
 
     async def _alert_rules_loop(self) -> None:
@@ -331,6 +368,7 @@ class Engine:
             if self.leader and self.evaluation.database.ok:
                 try:
                     await self.alert_rules.apply(self.snapshot)
+                    self.poke()  # what the rules raised or resolved is on the screen now
                     if "alert rules" in self.sources:  # a past problem is over
                         self.sources["alert rules"] = SourceHealth(name="alert rules", ok=True, since=self.clock())
                 except StoreUnavailable as e:

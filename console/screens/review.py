@@ -11,6 +11,7 @@ marks while the console runs, so Esc and `v` again lose nothing."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -30,6 +31,7 @@ from .answered import AnsweredScreen
 
 NOTE_LIMIT = 500  # characters of a note kept (it goes into the audit trail)
 EVIDENCE_CELL = 60  # characters of an evidence cell shown
+FAILED_SHOWN = 50  # failed probes of a criterion's targets listed, the newest of the period
 
 
 def mark_symbol(m: CriterionMark) -> Text:
@@ -212,9 +214,14 @@ class ReviewScreen(AnsweredScreen):
         out = Text()
         if ev.error:
             out.append(f"not all evidence could be read: {visible(ev.error, limit=300)}\n\n", style="bold red")
-        if ev.probes_read:
-            out.append(f"Failed probes among the newest {ev.probes_read} of its targets: {len(ev.failed_probes)}\n",
-                       style="bold")
+        if ev.failed_total is not None:
+            out.append(f"Failed probes of its targets in the period: {ev.failed_total}", style="bold")
+            shown = len(ev.failed_probes)
+            if shown < ev.failed_total:
+                out.append(f"   the newest {shown} listed" if shown else "   none listed", style="dim")
+                if shown < FAILED_SHOWN:  # the rest are past the raw rows' retention
+                    out.append("; older ones are kept only as hourly counts", style="dim")
+            out.append("\n")
             for p in ev.failed_probes:
                 out.append(f"  {time_text(p.at, zone, date=True)}  ")
                 out.append(literal(p.target, "bold", limit=40))
@@ -244,7 +251,7 @@ class ReviewScreen(AnsweredScreen):
                 out.append("  " + " | ".join(visible(c, limit=EVIDENCE_CELL) for c in t.columns) + "\n", style="bold")
                 for row in t.rows:
                     out.append("  ")
-                    out.append(literal(" | ".join(visible(c, limit=EVIDENCE_CELL) for c in row), limit=1000))
+                    out.append(literal(" | ".join(_cell_text(c, zone) for c in row), limit=1000))
                     out.append("\n")
                 if t.more:
                     out.append(f"  … more rows than the {len(t.rows)} shown\n", style="dim")
@@ -253,3 +260,11 @@ class ReviewScreen(AnsweredScreen):
     def _failed(self, why: str) -> None:
         self.query_one("#review-evidence-head", Static).update(
             Text(f"cannot read the evidence: {visible(why, limit=300)}", style="bold red"))
+
+
+def _cell_text(cell: str | datetime, zone) -> str:
+    """An evidence cell on screen: a time in the console's zone, with the zone written
+    (a time without one is taken as UTC, as checks.times does); text as it is, cut."""
+    if isinstance(cell, datetime):
+        return time_text(cell, zone, date=True)
+    return visible(cell, limit=EVIDENCE_CELL)

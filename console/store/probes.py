@@ -152,6 +152,51 @@ def _slice_result(s: WindowSlice, row: dict) -> SliceResult:
                        histogram={int(b): int(n) for b, n in (row["hist"] or {}).items()}, covered=covered)
 
 
+@dataclass(frozen=True)
+class FailedProbes:
+    """The newest failed probes of some targets since a moment, newest first, and how
+    many failed since then in all: the hourly rollup's count, which outlives the raw
+    rows (kept `[database] retention`), so `total` may exceed what could be listed."""
+
+    probes: list[ProbeResult]
+    total: int
+
+
+# The failed probes since the hour `since` falls in, newest first, without a scan of
+# the period's raw rows (a week of mostly passing probes): the hourly rollup, each
+# target's hours by its primary key, says which hours hold failures and how many; only
+# the newest of those hours that together hold `limit` of them are read raw, each by
+# the (target, at) index and a limit. The count is the rollup's, over every hour.
+_FAILED = """
+with h as (
+    select x.target, x.bucket, x.total - x.ok as failed
+    from unnest(%(targets)s::text[]) as t(target)
+    cross join lateral (
+        select y.target, y.bucket, y.total, y.ok from gonogo.probe_hour y
+        where y.target = t.target and y.bucket >= date_bin('1 hour', %(since)s::timestamptz, timestamptz 'epoch')
+    ) x
+    where x.ok < x.total
+), hours as (
+    select bucket from (
+        select bucket, sum(sum(failed)) over (order by bucket desc) - sum(failed) as before
+        from h group by bucket
+    ) b
+    where before < %(limit)s
+), listed as (
+    select r.* from h join hours using (bucket)
+    cross join lateral (
+        select x.target, x.at, x.status, x.latency_ms, x.reason from gonogo.probe_results x
+        where x.target = h.target and x.at >= h.bucket and x.at < h.bucket + interval '1 hour' and not x.ok
+        order by x.at desc limit %(limit)s
+    ) r
+    order by r.at desc, r.target limit %(limit)s
+)
+select target, at, status, latency_ms, reason, null::bigint from listed
+union all
+select null, null, null, null, null, coalesce(sum(failed), 0) from h
+"""
+
+
 class ProbeTables:
     """The probe family of the Store (mixed into console.store.db.Store)."""
 
@@ -219,6 +264,32 @@ class ProbeTables:
             out[target].append(ProbeResult(target=target, at=at, ok=ok, status=status, latency_ms=latency_ms,
                                            reason=reason or ""))
         return out
+
+    async def rollup_epoch(self) -> int:
+        """The rollups' epoch (migration 8): it moves when probes land in a settled
+        bucket, so a reader of it knows the probe history was rewritten since it last
+        looked (a buffer written back after an outage, the demo's week seeded again)."""
+        async with self.connection() as conn:
+            cur = await conn.execute("select epoch from gonogo.rollup_epoch")
+            return int((await cur.fetchone())[0])
+
+    async def failed_probes(self, targets: Sequence[str], since: datetime, limit: int) -> FailedProbes:
+        """The newest `limit` failed probes of `targets` since `since`, newest first,
+        and how many failed since then (a review's evidence). Both are counted from the
+        hour `since` falls in, as the hourly rollup keeps them: call it with a moment
+        on the hour to have them exact. One statement, index-backed (see _FAILED)."""
+        names = list(dict.fromkeys(targets))
+        async with self.connection() as conn:
+            cur = await conn.execute(_FAILED, {"targets": names, "since": since, "limit": max(0, limit)})
+            rows = await cur.fetchall()
+        probes, total = [], 0
+        for target, at, status, latency_ms, reason, count in rows:
+            if target is None:
+                total = int(count)
+            else:
+                probes.append(ProbeResult(target=target, at=at, ok=False, status=status, latency_ms=latency_ms,
+                                          reason=reason or ""))
+        return FailedProbes(probes, total)
 
     async def count_5xx(self, window: timedelta) -> int:
         async with self.connection() as conn:
