@@ -54,3 +54,22 @@ async def test_a_query_gates_new_answer_is_evaluated_at_once(db_url, health_serv
             values.add(gate(engine.snapshot, "flip").value)
             await asyncio.sleep(0.1)
         assert values == {0.0, 1.0}  # both answers shown within seconds, with a 30 s refresh
+
+
+async def test_ask_queries_now_asks_every_query_gate_again_and_shows_the_answer(db_url, health_server):
+    """What the demo's `n` does once it has seeded the week again: the query gates'
+    answers were given before, and are asked again at once, not at their interval."""
+    base, _ = health_server
+    clock = {"name": "db_seconds", "source": "sql", "query": "select extract(epoch from now())::bigint",
+             "interval": "1h", "green": "> 0", "red": "< 0"}
+    config = make_config(db_url, base, console=QUIET, alerts=RULES_SELDOM, auto_rollback={"gates": []},
+                         gates=[{"name": "error_rate", "source": "probe", "window": "5m"}, clock])
+    async with running(config) as engine:
+        await wait_for(None, lambda: engine.snapshot is not None
+                       and gate(engine.snapshot, "db_seconds").value is not None, what="the first answer")
+        first = gate(engine.snapshot, "db_seconds").value
+        await asyncio.sleep(1.2)
+        assert gate(engine.snapshot, "db_seconds").value == first  # asked once an hour
+        await engine.ask_queries_now()
+        await wait_for(None, lambda: gate(engine.snapshot, "db_seconds").value > first, timeout=3,
+                       what="the new answer on the snapshot")

@@ -41,4 +41,8 @@ class DemoKeysMixin:
             self.notify(f"could not seed a clean week: {why}", title="demo", severity="error")
             return
         self.notify(said, title="demo")
+        if self.engine is not None:
+            # The query gates' answers were given before the week was seeded again: asked
+            # again now, not at their interval (30 s for the demo's critical alerts).
+            await self.engine.ask_queries_now()
         self.action_refresh()

@@ -13,22 +13,35 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Protocol
 
 import psycopg
 
 from ..config import Config
 from ..store import demo_seed
+from .process import ServiceUnavailable
 from .seed import seed
-from .service import SimulatedService
 
 POLL = 0.1  # seconds between two looks at the newest probes while `n` waits for them
+
+
+class DemoService(Protocol):
+    """What the controls need of the service: `gonogo demo`'s child process
+    (`console/demo/process.py`'s `ServiceProcess`) or, in tests, a `SimulatedService`
+    in process."""
+
+    def inject(self, kind: str | None) -> None: ...
+    def describe(self) -> str: ...
+    def stop(self) -> None: ...
+    @property
+    def port(self) -> int: ...
 
 
 class DemoControls:
     """The simulated service as the console's demo keys see it (`inject`, `describe`,
     `restore`), and `stop` for `gonogo demo` to end it."""
 
-    def __init__(self, service: SimulatedService, *, url: str, components: list[str], flag: str,
+    def __init__(self, service: DemoService, *, url: str, components: list[str], flag: str,
                  steps: list[int], burn_in_start: datetime, settle: timedelta, config: Config | None = None):
         self.service = service
         self.url = url
@@ -39,12 +52,23 @@ class DemoControls:
         self.settle = settle  # the longest `n` waits for the probes sent under the fault
         self.config = config  # whose gates' evaluations the clean week holds again
         self._restoring: asyncio.Lock | None = None
+        self._gone: str | None = None  # why the service's process cannot be reached, once it cannot
 
     def inject(self, kind: str | None) -> None:
-        self.service.inject(kind)
+        # A key press: a service process that died is said by describe(), never raised
+        # into the console (whose action would end in a traceback).
+        try:
+            self.service.inject(kind)
+        except ServiceUnavailable as e:
+            self._gone = str(e)
 
     def describe(self) -> str:
-        return self.service.describe()
+        try:
+            if self._gone is None:
+                return self.service.describe()
+        except ServiceUnavailable as e:
+            self._gone = str(e)
+        return f"the simulated service is not running: {self._gone}; restart `gonogo demo`"
 
     def stop(self) -> None:
         self.service.stop()

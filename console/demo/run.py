@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,20 +13,10 @@ from ..store.db import Store
 from ..store.embedded import pgdata_path, start_embedded
 from ..store.sandbox import grant_reader
 from .controls import DemoControls
+from .process import ServiceProcess
 from .seed import seed
-from .service import SimulatedService
 
 DEMO_DB = "demo-pg"  # kept apart from the real console's embedded database
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _with_port(url: str, port: int) -> str:
@@ -48,11 +37,14 @@ def prepare_demo(config: Config, *, port: int | None = None, reset: bool = False
     """Start the simulated service and the demo database, seed the week, and return
     the config pointed at both (targets on the service's port, the burn-in dates
     moved so that the window ends in a few hours), and what the demo keys reach (the
-    service's faults, and `n`'s clean week)."""
+    service's faults, and `n`'s clean week).
+
+    The service runs in a process of its own (`console/demo/process.py`), started
+    first: it imports and binds while the database starts. It listens on the wanted
+    port (`port`, else the first target's) if that is free, else on any free one."""
     components = [t.name for t in config.targets] or ["api", "auth", "billing", "search", "worker"]
-    service = SimulatedService(components=components)
     wanted = port if port is not None else (urlsplit(config.targets[0].url).port if config.targets else 0) or 0
-    bound = service.start(wanted if wanted and _port_free(wanted) else 0)
+    service = ServiceProcess(components, log=config.database.data_path / "gonogo.log").start(wanted)
     try:
         # Always its own embedded database: the demo rewrites its tables, never point it at a real one.
         url = start_embedded(config.database.data_path, DEMO_DB)
@@ -60,8 +52,9 @@ def prepare_demo(config: Config, *, port: int | None = None, reset: bool = False
         start = asyncio.run(seed(url, components, config.rollout.flag, config.rollout.steps, reset=reset,
                                  config=config))
         grant_reader(url)  # the demo's SQL gates read schema demo, made by the seed
+        bound = service.wait_ready()  # long since listening, as a rule
         asyncio.run(_remember_port(url, bound))  # for `--demo` in another shell
-    except Exception:
+    except BaseException:  # Ctrl-C while starting too: the child is stopped, not left to its pipe's end
         service.stop()
         raise
     demo_config = _demo_config(config, url=url, start=start, port=bound)

@@ -308,6 +308,13 @@ class Engine:
                 self.poke()  # a new answer is shown now, not at the next refresh
             await asyncio.sleep(gate.interval.total_seconds())
 
+    async def ask_queries_now(self) -> None:
+        """Every PromQL and SQL gate asked once now, at once (after the demo's `n`
+        rewrote what they read), then an evaluation; their loops keep their pace."""
+        gates = [g for g in self.config.gates if g.source in ("sql", "promql")]
+        await asyncio.gather(*(self._run_query(g) for g in gates))
+        self.poke()
+
     async def _run_query(self, gate: Gate) -> None:
         """Ask a PromQL or SQL gate's query once; its answer goes to the evaluation."""
         now = self.clock()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -26,7 +27,8 @@ from .embedded import EmbeddedError, StartLockBusy, pgdata_path, postmaster_stat
 
 log = logging.getLogger("gonogo.embedded")
 
-CHECK_EVERY = 0.5     # seconds between two looks at the postmaster (a file read and a /proc lookup)
+CHECK_EVERY = 0.5     # seconds between two looks at the postmaster where its pidfd cannot be waited on
+RECHECK = 5.0         # seconds between two looks at postmaster.pid while waiting on the postmaster's pidfd
 BACKOFF_FIRST = 0.5   # the first start waits this long after the death, then it doubles ...
 BACKOFF_MAX = 30.0    # ... up to this
 STABLE_AFTER = 60.0   # up this long after a start: the next death starts again from attempt 1
@@ -85,10 +87,35 @@ class EmbeddedSupervisor:
                 last_pid = pid
                 if self.attempt and time.monotonic() - up_since > self.stable_after:
                     self.attempt = 0  # stable again: a later death backs off from the start
-                await asyncio.sleep(self.check_every)
+                await self._until_exit(pid)
                 continue
             up_since = await self._bring_back(why, changed)
             last_pid = None
+
+    async def _until_exit(self, pid: int | None) -> None:
+        """Until the postmaster `pid` exits, or RECHECK seconds: its pidfd turns
+        readable the moment it dies, so a death is seen at once and an idle console
+        does not look every half second (that look, on a thread, was a tenth of its
+        idle CPU). Without a pidfd (another kernel, a pid gone already), CHECK_EVERY."""
+        try:
+            fd = os.pidfd_open(pid) if pid else None
+        except (AttributeError, OSError):
+            fd = None
+        if fd is None:
+            await asyncio.sleep(self.check_every)
+            return
+        loop = asyncio.get_running_loop()
+        gone = loop.create_future()
+        loop.add_reader(fd, lambda: gone.done() or gone.set_result(None))
+        try:
+            # Looked at anyway now and then: a postmaster.pid removed or rewritten by
+            # another process's restart says more than this pid alone.
+            await asyncio.wait_for(gone, RECHECK)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            loop.remove_reader(fd)
+            os.close(fd)
 
     async def _bring_back(self, cause: str, changed: Callable[[], None]) -> float:
         """From a death to a server that answers; returns when (monotonic) it did."""
