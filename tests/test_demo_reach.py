@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -14,6 +18,22 @@ REPO = Path(__file__).resolve().parents[1]
 def gonogo(*args, timeout=90):
     return subprocess.run([sys.executable, "-m", "console", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO)
+
+
+@pytest.fixture
+def reachable_dir():
+    """A directory for the demo's database outside pytest's temporary folder: pytest
+    sets that folder back to 0700 as each of its workers starts, and an initdb run by
+    the server's own user (as root) in that moment fails. Every server started under
+    it is stopped, and it is removed."""
+    from .test_outage import stop_server
+
+    d = Path(tempfile.mkdtemp(prefix="gonogo-demo-test-"))
+    d.chmod(0o755)
+    yield d
+    for pid_file in d.rglob("postmaster.pid"):
+        stop_server(pid_file.parent)
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def demo_config_file(tmp_path: Path) -> Path:
@@ -31,7 +51,8 @@ def demo_config_file(tmp_path: Path) -> Path:
     return cfg
 
 
-def test_demo_flag_without_a_demo_is_data_unavailable_and_says_how(tmp_path):
+def test_demo_flag_without_a_demo_is_data_unavailable_and_says_how(reachable_dir):
+    tmp_path = reachable_dir
     cfg = demo_config_file(tmp_path)
     r = gonogo("status", "--demo", "--config", str(cfg))
     assert r.returncode == 3, r.stderr
@@ -39,7 +60,8 @@ def test_demo_flag_without_a_demo_is_data_unavailable_and_says_how(tmp_path):
     assert not (tmp_path / "pg" / "demo-pg").exists()  # nothing started for nothing
 
 
-def test_status_with_demo_reads_the_demos_rollout_and_without_it_says_it_is_apart(tmp_path):
+def test_status_with_demo_reads_the_demos_rollout_and_without_it_says_it_is_apart(reachable_dir):
+    tmp_path = reachable_dir
     from console.config import load_config
     from console.demo.run import prepare_demo
 

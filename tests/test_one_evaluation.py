@@ -16,6 +16,7 @@ from console.store.db import Store
 
 from .conftest import make_config
 from .test_cli import gonogo, write_config
+from .test_demo_reach import reachable_dir  # noqa: F401 (a fixture)
 from .test_engine import gate, running
 
 
@@ -64,7 +65,7 @@ async def test_status_of_a_flag_never_acted_on_writes_nothing(store):
         assert (await (await conn.execute("select count(*) from gonogo.rollout_state")).fetchone())[0] == 0
 
 
-async def test_report_check_and_the_console_agree_on_the_demo(tmp_path, monkeypatch, capsys):
+async def test_report_check_and_the_console_agree_on_the_demo(reachable_dir, monkeypatch, capsys):
     """The console (a leading engine), `check` and `report` on the real demo: the same
     gates, SQL and PromQL-free demo gates included, in the same bands."""
     from console.cli import reading
@@ -72,6 +73,7 @@ async def test_report_check_and_the_console_agree_on_the_demo(tmp_path, monkeypa
     from console.config import load_config
     from console.demo.run import prepare_demo
 
+    tmp_path = reachable_dir  # outside pytest's folder: see tests/test_demo_reach.py
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     base = load_config("config.toml")
     base = base.model_copy(update={"database": base.database.model_copy(update={"data_dir": str(tmp_path / "pg")})})
