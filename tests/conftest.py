@@ -2,7 +2,11 @@
 test, a real HTTP health endpoint on 127.0.0.1, and the user's own config kept out."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
+import queue
 import subprocess
 import sys
 import shutil
@@ -47,20 +51,142 @@ def pg_server():
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def db_url(pg_server):
-    """A fresh, empty database on the session's server."""
+def create_db(pg_server, template: str | None = None) -> str:
+    """A new database on the session's server (a copy of `template` if given): its name."""
     name = "t_" + uuid.uuid4().hex[:12]
-    admin = pg_server.get_uri()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    yield pg_server.get_uri(name)
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
+    return name
+
+
+def drop_db(pg_server, name: str) -> None:
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute(
             "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
             (name,),
         )
         conn.execute(f'drop database if exists "{name}"')
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_server):
+    """A database migrated once for the session (per xdist worker), never used itself:
+    the `store` fixture's databases are copies of it. A copy is the database the store
+    fixture's own migrate() made, without running every migration again for each of
+    ~150 tests. Migrations touch nothing outside their database (no role, no database
+    setting), so a copy holds all of it."""
+    from console.store.db import Store
+
+    name = create_db(pg_server)
+
+    async def migrate():
+        s = Store(pg_server.get_uri(name))
+        await s.open()
+        try:
+            await s.migrate()
+        finally:
+            await s.close()
+
+    failed: list[BaseException] = []
+
+    def run():
+        try:
+            asyncio.run(migrate())
+        except BaseException as e:  # noqa: BLE001 - raised below, in the test that asked
+            failed.append(e)
+
+    # Its own thread: a session fixture may be set up while a test's loop runs.
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
+    yield name
+
+
+class _Spares:
+    """Databases made ahead and dropped behind, by a thread of their own while the
+    tests run: a test finds its database ready rather than waiting ~0.2 s (more on a
+    busy machine) for CREATE DATABASE, and does not wait for DROP DATABASE after it.
+    One of each kind is kept ready (empty, or a copy of a template); each is new and
+    handed to one test only. In the parallel pass alone (an xdist worker): in the
+    serial pass nothing may run beside a test that measures time."""
+
+    def __init__(self, pg_server, ahead: bool):
+        self.server = pg_server
+        self.ahead = ahead
+        self.changed = threading.Condition()
+        self.ready: dict[str | None, str] = {}
+        self.making: set[str | None] = set()
+        self.left: list[str] = []  # dropped at the end: something still held them
+        self.work: queue.Queue = queue.Queue()  # ("make", template) or ("drop", name), in order
+        self.thread = threading.Thread(target=self._run, name="spare databases", daemon=True)
+        if ahead:
+            self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.work.get()) is not None:
+            what, arg = job
+            if what == "drop":
+                try:
+                    drop_db(self.server, arg)
+                except Exception:  # noqa: BLE001 - tried again at the end (else it goes with the server)
+                    self.left.append(arg)
+                continue
+            try:
+                name = create_db(self.server, arg)
+            except Exception:  # noqa: BLE001 - the test that wants one makes its own
+                name = None
+            with self.changed:
+                self.making.discard(arg)
+                if name is not None:
+                    self.ready[arg] = name
+                self.changed.notify_all()
+
+    def take(self, template: str | None = None) -> str:
+        """A new database (a copy of `template` if given): its name."""
+        if not self.ahead:
+            return create_db(self.server, template)
+        with self.changed:
+            while template in self.making:  # being made: it comes soonest
+                self.changed.wait()
+            name = self.ready.pop(template, None)
+            self.making.add(template)  # the next test's, made meanwhile
+        self.work.put(("make", template))
+        return name if name is not None else create_db(self.server, template)
+
+    def give_back(self, name: str) -> None:
+        """The test is over: its database goes (its connections ended first)."""
+        if self.ahead:
+            self.work.put(("drop", name))
+        else:
+            drop_db(self.server, name)
+
+    def close(self) -> None:
+        if self.ahead:
+            self.work.put(None)
+            self.thread.join()
+        for name in [*self.ready.values(), *self.left]:
+            with contextlib.suppress(Exception):  # the server's directory goes after the session
+                drop_db(self.server, name)
+
+
+@pytest.fixture(scope="session")
+def spare_dbs(pg_server):
+    spares = _Spares(pg_server, ahead=bool(os.environ.get("PYTEST_XDIST_WORKER")))
+    yield spares
+    spares.close()
+
+
+@pytest.fixture
+def db_url(pg_server, spare_dbs, request):
+    """A fresh database on the session's server: empty, or, for a test that uses the
+    `store` fixture (which migrates it before the test begins), a copy of the migrated
+    template: the same database, made sooner."""
+    template = request.getfixturevalue("migrated_template") if "store" in request.fixturenames else None
+    name = spare_dbs.take(template)
+    yield pg_server.get_uri(name)
+    spare_dbs.give_back(name)
 
 
 @pytest.fixture
@@ -106,18 +232,43 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def health_server():
-    """A real health endpoint on 127.0.0.1: yields (base_url, state)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.state = HealthState()  # type: ignore[attr-defined]
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that hung up before the answer (a probe past its timeout, an engine
+        # stopping at the end of a test) is no fault of this server: no traceback.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler], **attrs):
+    """A real HTTP server on 127.0.0.1 answering with `handler`, each request in a
+    thread of its own; `attrs` are set on the server (what the handler reads as
+    `self.server.<name>`). Yields the server; `base_url(server)` is its address."""
+    server = _Server(("127.0.0.1", 0), handler)
+    for name, value in attrs.items():
+        setattr(server, name, value)
     # shutdown() waits for serve_forever to look again: every 50 ms, not the default 500 ms
     t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", server.state  # type: ignore[attr-defined]
-    server.shutdown()
-    server.server_close()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def base_url(server) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def health_server():
+    """A real health endpoint on 127.0.0.1: yields (base_url, state)."""
+    with http_server(_Handler, state=HealthState()) as server:
+        yield base_url(server), server.state
 
 
 def make_config(db_url: str, base_url: str, *, targets=("api",), interval="1s", gates=None, **sections):
@@ -141,6 +292,41 @@ def make_config(db_url: str, base_url: str, *, targets=("api",), interval="1s", 
     }
     raw.update(sections)
     return parse_config(raw)
+
+
+def dict_rows(db_url: str, sql: str, params=()) -> list[dict]:
+    """The rows `sql` returns, each a dict by column name."""
+    with psycopg.connect(db_url) as conn:
+        cur = conn.execute(sql, params)
+        names = [c.name for c in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def in_threads(fn, n: int) -> tuple[list, list[BaseException]]:
+    """Call `fn()` in `n` threads at once: (what the calls returned, what they raised)."""
+    results, errors = [], []
+
+    def call():
+        try:
+            results.append(fn())
+        except Exception as e:  # noqa: BLE001 - returned, for the test to assert on
+            errors.append(e)
+
+    threads = [threading.Thread(target=call) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors
+
+
+def quick_config(db_url: str, base_url: str, **kw):
+    """make_config with the engine's loops that a test waits on at 250 ms rather than
+    1 s: probes, evaluations and the alert rules. A change is seen sooner; it is
+    judged the same."""
+    console = {"refresh": "250ms", "operator": "tester", **kw.pop("console", {})}
+    alerts = {"cost_query": "", "events_query": "", "interval": "250ms", **kw.pop("alerts", {})}
+    return make_config(db_url, base_url, interval=kw.pop("interval", "250ms"), console=console, alerts=alerts, **kw)
 
 
 class StoppablePostgres:
@@ -174,29 +360,93 @@ def stoppable_pg():
     shutil.rmtree(root, ignore_errors=True)
 
 
-async def wait_for(pilot_or_none, predicate, timeout: float = 15.0, what: str = "condition"):
-    """Poll every 50 ms until predicate() is true (pausing the Pilot if given), or fail saying what."""
-    import asyncio
+async def until(pilot_or_none, predicate, timeout: float = 5.0) -> bool:
+    """Poll every 50 ms until predicate() is true (pausing the Pilot if given), at most
+    `timeout` seconds: whether it came true. For a wait whose outcome the assertions
+    after it judge, saying what is missing (a fixed pause there either wasted time or,
+    on a loaded machine, was too short)."""
     import time
 
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         if predicate():
-            return
+            return True
+        if time.monotonic() >= deadline:
+            return False
         if pilot_or_none is not None:
             await pilot_or_none.pause(0.05)
         else:
             await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def wait_for(pilot_or_none, predicate, timeout: float = 15.0, what: str = "condition"):
+    """Poll every 50 ms until predicate() is true (pausing the Pilot if given), or fail saying what."""
+    if not await until(pilot_or_none, predicate, timeout):
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 KEY_NAMES = {" ": "space", "_": "underscore", "-": "minus", ".": "full_stop", ",": "comma", "%": "percent_sign",
              ":": "colon"}
+_CHAR_OF = {name: ch for ch, name in KEY_NAMES.items()}
 
 
 def keys(text: str) -> list[str]:
     """The key names Pilot presses to type `text`."""
     return [KEY_NAMES.get(ch, ch) for ch in text]
+
+
+def _char(key: str) -> str | None:
+    """The character a key name types (None for enter, escape, tab, ctrl+u, ...)."""
+    if len(key) == 1:
+        return key
+    return _CHAR_OF.get(key)
+
+
+async def type_text(pilot, text: str) -> None:
+    """Type `text` into the focused input as a quick typist does: every key event
+    queued at once, in order, then wait until the input holds it all. Pilot's press()
+    waits for the app to go idle after each key, ~75 ms a key: typed that way, a
+    reason or a flag name cost a test seconds. The keys take the same path either way
+    (the App forwards each to the focused widget), in the same order."""
+    from textual import events
+    from textual.keys import _character_to_key
+    from textual.widgets import Input
+
+    app = pilot.app
+    target = app.focused
+    assert isinstance(target, Input), f"typing {text!r} with no input focused (focus: {target!r})"
+    assert target.cursor_position == len(target.value), "type_text types at the end of the input"
+    expected = target.value + text
+    for ch in text:
+        app.post_message(events.Key(ch if ch.isalnum() else _character_to_key(ch), ch))
+    await wait_for(pilot, lambda: target.value == expected, timeout=10, what=f"{text!r} typed into {target!r}")
+    await pilot.pause()  # what the typing set off (a filter applied), handled, as press() waits after a key
+
+
+async def type_keys(pilot, *names: str) -> None:
+    """What pilot.press(*names) does, each run of characters typed into the focused
+    input at once (type_text); other keys (enter, escape) pressed as Pilot does, so
+    whatever they open or focus is ready before the next run is typed."""
+    from textual.widgets import Input
+
+    run: list[str] = []
+
+    async def flush():
+        if run:
+            if isinstance(pilot.app.focused, Input):
+                await type_text(pilot, "".join(run))
+            else:  # no input focused: the characters are keys of the screen
+                await pilot.press(*run)
+            run.clear()
+
+    for name in names:
+        ch = _char(name)
+        if ch is not None:
+            run.append(ch)
+        else:
+            await flush()
+            await pilot.press(name)
+    await flush()
 
 
 async def press_then_type(pilot, key: str, *typed: str) -> None:
@@ -210,7 +460,7 @@ async def press_then_type(pilot, key: str, *typed: str) -> None:
     await pilot.press(key)
     await wait_for(pilot, lambda: isinstance(app.focused, Input) and app.focused is not before, timeout=10,
                    what=f"the input that {key!r} opens, focused")
-    await pilot.press(*typed)
+    await type_keys(pilot, *typed)
 
 
 def other_console_acts(db_url, operator: str, reason: str, action: str = "advance") -> str:
@@ -218,29 +468,41 @@ def other_console_acts(db_url, operator: str, reason: str, action: str = "advanc
     return other_consoles_act(db_url, [(operator, reason, action)])[0]
 
 
+_OTHER_PROCESS = (
+    "import asyncio, json, sys\n"
+    "from datetime import timedelta\n"
+    "from checks.models import Verdict\n"
+    "from console.rollout import RolloutController\n"
+    "from console.store.db import Store\n"
+    "async def main():\n"
+    "    s = Store(sys.argv[1]); await s.open(); await s.migrate()\n"
+    "    c = RolloutController(s, flag='phase_4_deployment', steps=[0,5,10,25,50,75,100], soak_for=lambda p: timedelta(0))\n"
+    "    for args in json.loads(sys.argv[2]):\n"
+    "{body}"
+    "    await s.close()\n"
+    "asyncio.run(main())\n"
+)
+
+
+def in_other_process(db_url, body: str, payload: list, *, env=None, timeout: float = 60) -> str:
+    """Run `body` once per item of `payload` in another Python process on the database,
+    as another console would: `body` is the loop's lines (indented 8 spaces), with `s`
+    the Store, `c` a RolloutController of phase_4_deployment (no soak) and `args` the
+    item. Returns what it printed."""
+    out = subprocess.run([sys.executable, "-c", _OTHER_PROCESS.format(body=body), db_url, json.dumps(payload)],
+                         capture_output=True, text=True, timeout=timeout, env=env)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def other_consoles_act(db_url, acts) -> list[str]:
     """Another process acts on the rollout once per (operator, reason, action), in
     order, each its own change (its own transaction, audit row and NOTIFY); one
     process for them all. Returns each outcome."""
-    code = (
-        "import asyncio, json, sys\n"
-        "from datetime import timedelta\n"
-        "from checks.models import Verdict\n"
-        "from console.rollout import RolloutController\n"
-        "from console.store.db import Store\n"
-        "async def main():\n"
-        "    s = Store(sys.argv[1]); await s.open()\n"
-        "    c = RolloutController(s, flag='phase_4_deployment', steps=[0,5,10,25,50,75,100], soak_for=lambda p: timedelta(0))\n"
-        "    for args in json.loads(sys.argv[2]):\n"
-        "        print((await c.act(args['action'], operator=args['operator'], reason=args['reason'], verdict=Verdict.GO)).outcome)\n"
-        "    await s.close()\n"
-        "asyncio.run(main())\n"
-    )
+    body = ("        print((await c.act(args['action'], operator=args['operator'], reason=args['reason'],"
+            " verdict=Verdict.GO)).outcome)\n")
     payload = [{"operator": o, "reason": r, "action": a} for o, r, a in acts]
-    out = subprocess.run([sys.executable, "-c", code, db_url, json.dumps(payload)],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.split()
+    return in_other_process(db_url, body, payload).split()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import os
 import stat
-import threading
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -18,6 +17,8 @@ from checks.audit import (
 from checks.models import Verdict
 from console.audit_key import AuditKeyError, key_path, load_key, parse_key
 from console.rollout import RolloutController
+
+from .conftest import dict_rows, in_threads
 
 STEPS = [0, 5, 10, 25, 50, 75, 100]
 OTHER_KEY = bytes(range(32))
@@ -54,11 +55,8 @@ def as_superuser(db_url, *statements, replica=True):
 
 
 def events(db_url):
-    with psycopg.connect(db_url) as conn:
-        cur = conn.execute("select id, at, flag, operator, action, from_pct, to_pct, reason, verdict, gates, automatic,"
-                           " override, prev_hash, hash, sig, key_id from gonogo.rollout_events order by id")
-        names = [c.name for c in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
+    return dict_rows(db_url, "select id, at, flag, operator, action, from_pct, to_pct, reason, verdict, gates, automatic,"
+                             " override, prev_hash, hash, sig, key_id from gonogo.rollout_events order by id")
 
 
 def state(db_url):
@@ -448,20 +446,8 @@ async def test_an_unusable_key_refuses_all_but_a_rollback(store, db_url, monkeyp
 
 
 def test_concurrent_first_uses_agree_on_one_key():
-    keys, errors = [], []
-
-    def get():
-        try:
-            keys.append(load_key(create=True).secret)
-        except Exception as e:  # pragma: no cover - the assertion below shows it
-            errors.append(e)
-
-    threads = [threading.Thread(target=get) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and len(set(keys)) == 1
+    keys, errors = in_threads(lambda: load_key(create=True).secret, 16)
+    assert errors == [] and len(keys) == 16 and len(set(keys)) == 1
     assert [p.name for p in key_path().parent.iterdir()] == ["audit.key"]
 
 

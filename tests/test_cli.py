@@ -8,11 +8,26 @@ from datetime import datetime
 import pytest
 
 SUBCOMMANDS = ["demo", "tui", "watch", "check", "status"]
+# A watch that evaluates every 250 ms (the default is 5 s): its next line comes sooner.
+QUICK_WATCH = '[console]\nrefresh = "250ms"\n'
 
 
 def gonogo(*args, cwd=None, timeout=60, env=None):
     return subprocess.run([sys.executable, "-m", "console", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout, env=env)
+
+
+def gonogo_all(*calls, timeout=60) -> list[subprocess.CompletedProcess]:
+    """Several independent `gonogo` calls at once (each its own process, as a script
+    runs them); their results in order. Most of a call is Python starting up: started
+    together, they overlap."""
+    procs = [(args, subprocess.Popen([sys.executable, "-m", "console", *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)) for args in calls]
+    results = []
+    for args, p in procs:
+        out, err = p.communicate(timeout=timeout)
+        results.append(subprocess.CompletedProcess(p.args, p.returncode, out, err))
+    return results
 
 
 def write_config(tmp_path, db_url, base, *, extra=""):
@@ -52,16 +67,15 @@ min_samples = 1
 
 
 def test_version_and_help_everywhere():
-    r = gonogo("--version")
-    assert r.returncode == 0 and r.stdout.startswith("gonogo ")
-    r = gonogo("--help")
-    assert r.returncode == 0
+    version, top, *subs = gonogo_all(["--version"], ["--help"],
+                                     *([sub, flag] for sub in SUBCOMMANDS for flag in ("--help", "--version")))
+    assert version.returncode == 0 and version.stdout.startswith("gonogo ")
+    assert top.returncode == 0
     for sub in SUBCOMMANDS:
-        assert sub in r.stdout
-    for sub in SUBCOMMANDS:
-        r = gonogo(sub, "--help")
-        assert r.returncode == 0 and "--config" in r.stdout, sub
-        assert gonogo(sub, "--version").returncode == 0
+        assert sub in top.stdout
+    for sub, (help_, version_) in zip(SUBCOMMANDS, zip(subs[::2], subs[1::2])):
+        assert help_.returncode == 0 and "--config" in help_.stdout, sub
+        assert version_.returncode == 0, sub
 
 
 def test_bad_usage_exits_2_without_traceback():
@@ -95,13 +109,12 @@ def test_check_json_contract_go_then_not_go(tmp_path, db_url, health_server):
     assert set(gates) == {"error_rate", "checks_passing"}
     assert gates["checks_passing"]["value"] == 100.0 and gates["checks_passing"]["band"] == "green"
     state.status = 500
-    r = gonogo("check", "--json", "--config", str(cfg))
+    r, table = gonogo_all(["check", "--json", "--config", str(cfg)], ["check", "--config", str(cfg)])
     assert r.returncode == 1
     out = json.loads(r.stdout)
     assert out["verdict"] in ("HOLD", "ROLLBACK")
     assert {g["name"]: g for g in out["gates"]}["checks_passing"]["band"] == "red"
-    r = gonogo("check", "--config", str(cfg))  # the table form
-    assert r.returncode == 1 and "checks_passing" in r.stdout and "verdict:" in r.stdout
+    assert table.returncode == 1 and "checks_passing" in table.stdout and "verdict:" in table.stdout  # the table form
 
 
 def test_check_exits_3_when_the_database_is_unavailable(tmp_path, health_server):
@@ -184,7 +197,7 @@ def test_watch_runs_the_engine_without_ui_and_stops_cleanly_on_sigterm(tmp_path,
     import psycopg
 
     base, state = health_server
-    cfg = write_config(tmp_path, db_url, base)
+    cfg = write_config(tmp_path, db_url, base, extra=QUICK_WATCH)
     p = subprocess.Popen([sys.executable, "-m", "console", "watch", "--config", str(cfg)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -14,8 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from console.demo.service import DEFAULT_COMPONENTS, SimulatedService
 
-# Timings and latencies measured against the wall clock: run alone (scripts/test).
-pytestmark = pytest.mark.serial
+# Tests that bound a latency or a time against the wall clock run alone, after the
+# parallel pass (scripts/test): a busy neighbour must not fail them. The rest judge
+# status codes, bodies, counts and the console's state, and run in the parallel pass.
+timed_alone = pytest.mark.serial
 
 
 @pytest.fixture
@@ -50,6 +52,7 @@ def _requests_total(base: str) -> dict[tuple[str, str], float]:
     return out
 
 
+@timed_alone
 def test_health_answers_ok_json_with_realistic_latency(service):
     latencies = []
     for comp in DEFAULT_COMPONENTS * 2:
@@ -132,6 +135,7 @@ def test_error_body_is_json_status_error(service):
     pytest.fail("no 503 in 300 requests under the errors fault")
 
 
+@timed_alone
 def test_latency_fault_makes_responses_slow(service):
     service.inject("latency")
     assert "550-900 ms" in service.describe()
@@ -176,6 +180,7 @@ def test_inject_rejects_unknown_faults(service):
     assert service.describe().startswith("fault: none")
 
 
+@timed_alone
 def test_stop_frees_the_port_promptly_even_with_a_request_in_flight():
     svc = SimulatedService(seed=5)
     port = svc.start()

@@ -11,7 +11,7 @@ from checks.burn_in import count_clean_days
 from console.engine import Engine
 from console.store.db import Store
 
-from .conftest import make_config, wait_for
+from .conftest import make_config, quick_config, wait_for
 
 
 @contextlib.asynccontextmanager
@@ -40,7 +40,7 @@ def gate(snap, name):
 
 async def test_healthy_service_is_go_then_errors_turn_it_red(db_url, health_server):
     base, state = health_server
-    config = make_config(db_url, base, targets=("api", "auth"))
+    config = quick_config(db_url, base, targets=("api", "auth"))
     async with running(config) as engine:
         await wait_for(None, lambda: engine.snapshot and engine.snapshot.verdict is Verdict.GO, what="GO")
         snap = engine.snapshot
@@ -98,7 +98,7 @@ async def test_sql_gate_faults_are_the_gates_not_the_databases(db_url, health_se
 
 async def test_database_stopped_for_real_goes_stale_and_recovers(stoppable_pg, health_server):
     base, state = health_server
-    config = make_config(stoppable_pg.url, base, interval="250ms")
+    config = quick_config(stoppable_pg.url, base)
     async with running(config) as engine:
         await wait_for(None, lambda: engine.snapshot and engine.snapshot.verdict is Verdict.GO, what="GO")
         stoppable_pg.stop()

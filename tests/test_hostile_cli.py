@@ -17,6 +17,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from .hostile import CORPUS, failing_deploy_script, foreign_controls
+from .conftest import create_db, drop_db, in_other_process
 from .test_cli import gonogo
 
 STORABLE = [(label, t) for label, t in CORPUS if "\x00" not in t]
@@ -71,34 +72,40 @@ timeout = "10s"
     return path
 
 
+# The audit key every process of these tests signs and verifies with: the seeded
+# database is made once for the module, and its events must verify in each test.
+AUDIT_KEY = "cd" * 32
+
+
+@pytest.fixture(autouse=True)
+def _audit_key(monkeypatch):
+    monkeypatch.setenv("GONOGO_AUDIT_KEY", AUDIT_KEY)
+
+
 def seed(db_url):
     """Alerts and audit events whose every text is hostile (another console wrote them)."""
-    code = (
-        "import asyncio, json, sys\n"
-        "from datetime import timedelta\n"
-        "from checks.models import Verdict\n"
-        "from console.rollout import RolloutController\n"
-        "from console.store.db import Store\n"
-        "async def main():\n"
-        "    s = Store(sys.argv[1]); await s.open(); await s.migrate()\n"
-        "    c = RolloutController(s, flag='phase_4_deployment', steps=[0,5,10,25,50,75,100], soak_for=lambda p: timedelta(0))\n"
-        "    for t in json.loads(sys.argv[2]):\n"
-        "        await c.act('advance', operator=t[:60], reason=t, verdict=Verdict.GO)\n"
-        "        await c.act('rollback', operator=t[:60], reason=t, verdict=Verdict.GO)\n"
-        "        await s.raise_alert('ev:' + str(hash(t)), 'events', t[:20], t, t)\n"
-        "    await s.close()\n"
-        "asyncio.run(main())\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code, db_url, json.dumps([t for _, t in STORABLE])],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    body = ("        await c.act('advance', operator=args[:60], reason=args, verdict=Verdict.GO)\n"
+            "        await c.act('rollback', operator=args[:60], reason=args, verdict=Verdict.GO)\n"
+            "        await s.raise_alert('ev:' + str(hash(args)), 'events', args[:20], args, args)\n")
+    in_other_process(db_url, body, [t for _, t in STORABLE], timeout=120,
+                     env={**os.environ, "GONOGO_AUDIT_KEY": AUDIT_KEY})
+
+
+@pytest.fixture(scope="module")
+def seeded(pg_server):
+    """The hostile database, seeded once for the module: each test gets a copy."""
+    name = create_db(pg_server)
+    seed(pg_server.get_uri(name))
+    yield name
+    drop_db(pg_server, name)
 
 
 @pytest.fixture
-def hostile(tmp_path, db_url, health_server):
+def hostile(tmp_path, pg_server, seeded, health_server):
     base, _ = health_server
-    seed(db_url)
-    return hostile_config(tmp_path, db_url, base)
+    name = create_db(pg_server, template=seeded)
+    yield hostile_config(tmp_path, pg_server.get_uri(name), base)
+    drop_db(pg_server, name)
 
 
 def run(*args, cfg):

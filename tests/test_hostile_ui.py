@@ -18,7 +18,7 @@ from widgets.alert_feed import AlertFeed
 from widgets.literal import visible
 from widgets.rollout_panel import RolloutPanel
 
-from .conftest import make_config, other_console_acts, other_consoles_act, wait_for
+from .conftest import make_config, other_console_acts, other_consoles_act, press_then_type, type_keys, until, wait_for
 from .hostile import CORPUS, TEXTS, failing_deploy_script, foreign_controls
 
 SIZE = (160, 48)
@@ -75,7 +75,9 @@ async def test_the_corpus_through_every_surface(db_url, health_server, tmp_path)
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.rollout is not None
                        and app.engine is not None, timeout=30, what="first snapshot with rollout")
         # Gates and targets whose names carry markup: drawn, literally.
+        names = ("err[/]rate", "p95 [@click=app.quit]", "aux[/]")
         await wait_for(pilot, lambda: "err[/]rate" in frame_text(app), what="gate name on screen")
+        await until(pilot, lambda: all(n in frame_text(app) for n in names))  # every row drawn, on a busy machine too
         assert "p95 [@click=app.quit]" in frame_text(app) and "aux[/]" in frame_text(app)
         assert_clean(app, "first frame")
 
@@ -83,10 +85,11 @@ async def test_the_corpus_through_every_surface(db_url, health_server, tmp_path)
         add_alerts(db_url, STORABLE)
         app.action_refresh()
         await wait_for(pilot, lambda: len(app.snapshot.alerts) == len(STORABLE), what="corpus in the feed")
-        await pilot.pause(0.3)
+        needles = ("close[/]tag", "ring\\x07ring", "bidi \\u202eevil", "[@click=app.qui", "title\\x1b]0;pw")
+        await until(pilot, lambda: all(n in frame_text(app) for n in needles))  # the feed drawn
         assert_clean(app, "alert feed")
         text = frame_text(app)
-        for needle in ("close[/]tag", "ring\\x07ring", "bidi \\u202eevil", "[@click=app.qui", "title\\x1b]0;pw"):
+        for needle in needles:
             assert needle in text, f"{needle!r} not shown literally"
         feed = app.screen.query_one(AlertFeed)
         cells = [str(feed.get_row_at(r)[2]) for r in range(feed.row_count)]
@@ -120,19 +123,19 @@ async def test_the_corpus_through_every_surface(db_url, health_server, tmp_path)
         await wait_for(pilot, lambda: isinstance(app.screen, ActionDialog), timeout=5, what="the rollback dialog")
         assert other_console_acts(db_url, operator="[link=file:///etc/passwd]x[/link]", reason="\x1b]52;c;AAAA\x07",
                                   action="rollback") == "done"
-        await pilot.press(*"my view is old", "enter")
-        await pilot.press(*FLAG, "enter")
+        await type_keys(pilot, *"my view is old", "enter")
+        await type_keys(pilot, *FLAG, "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, MessageDialog), what="refusal dialog")
         assert "[link=file:///etc/passwd]x[/link]" in frame_text(app)
         assert_clean(app, "refusal dialog")
         await pilot.press("escape")
 
         # The NOT APPLIED path: a rollback whose deploy script fails with the corpus on stderr.
-        await pilot.press("r", *"[/]markup [@click=app.quit]", "enter", *FLAG, "enter")
+        await press_then_type(pilot, "r", *"[/]markup [@click=app.quit]", "enter", *FLAG, "enter")
         panel = app.screen.query_one(RolloutPanel)
         await wait_for(pilot, lambda: "NOT APPLIED" in str(panel.query_one("#state").render()), timeout=20,
                        what="NOT APPLIED on screen")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "close[/]tag" in str(panel.query_one("#state").render()))
         assert "close[/]tag" in str(panel.query_one("#state").render())
         assert_clean(app, "NOT APPLIED")
         assert any("NOT APPLIED" in n.title for n in app._notifications)
@@ -144,7 +147,7 @@ async def test_the_corpus_through_every_surface(db_url, health_server, tmp_path)
         await pilot.press("H")
         await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen)
                        and app.screen.query_one("DataTable").row_count >= 5, what="history rows")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "[/]markup [@click=app.quit]" in frame_text(app))  # the rows drawn
         assert_clean(app, "audit trail")
         assert "[/]markup [@click=app.quit]" in frame_text(app)
         await pilot.press("escape")

@@ -1,6 +1,7 @@
 """What must stay on screen at any terminal size (issue 12): the verdict, every gate's
 value and band, and which target is down; and the gates table repainting only when a
 cell changed. A snapshot only says "changed"; these say what is missing."""
+import contextlib
 import io
 
 import pytest
@@ -9,6 +10,7 @@ from rich.console import Console
 from checks.models import Band
 from widgets.gates_table import GatesTable
 
+from .conftest import until
 from .test_snapshots import NOW, _app, fixed_snapshot
 
 SIZES = [(80, 24), (100, 30), (120, 36), (150, 24), (160, 48), (200, 60), (250, 70), (80, 70), (250, 24)]
@@ -35,23 +37,28 @@ def screen_lines(app) -> list[str]:
     return console.export_text().splitlines()
 
 
-async def shown(size, snapshot, theme=None) -> list[str]:
-    """The screen once it has drawn the snapshot: every gate's row and the evaluated
-    time on it (a busy machine can take longer than the App's first pause), or as it
-    is after 5 s, for the assertions to say what is missing."""
-    import time
+def drawn(app, snapshot) -> bool:
+    """Every gate's row and the evaluated time are on the screen."""
+    text = "\n".join(screen_lines(app))
+    return NOW.strftime("%H:%M:%S") in text and all(f" {g.name} " in text for g in snapshot.gates)
 
-    app, show = _app(snapshot, theme=theme)
+
+@contextlib.asynccontextmanager
+async def showing(snapshot, size):
+    """The app running at `size`, handed the snapshot, once the screen has drawn it (a
+    busy machine can take longer than a fixed pause) or after 5 s, for the assertions
+    to say what is missing: yields (app, pilot)."""
+    app, _ = _app(snapshot)
     async with app.run_test(size=size) as pilot:
-        await show(pilot)
-        deadline = time.monotonic() + 5
-        while True:
-            lines = screen_lines(app)
-            text = "\n".join(lines)
-            drawn = NOW.strftime("%H:%M:%S") in text and all(f" {g.name} " in text for g in snapshot.gates)
-            if drawn or time.monotonic() > deadline:
-                return lines
-            await pilot.pause(0.05)
+        app.snapshot = snapshot
+        await until(pilot, lambda: drawn(app, snapshot))
+        yield app, pilot
+
+
+async def shown(size, snapshot) -> list[str]:
+    """The screen once it has drawn the snapshot, or as it is after 5 s."""
+    async with showing(snapshot, size) as (app, _):
+        return screen_lines(app)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -76,9 +83,8 @@ async def test_the_last_evaluation_time_is_on_screen(size):
 
 
 async def test_narrow_table_drops_the_least_useful_columns_first():
-    app, show = _app(one_target_down())
-    async with app.run_test(size=(80, 24)) as pilot:
-        await show(pilot)
+    snap = one_target_down()
+    async with showing(snap, (80, 24)) as (app, pilot):
         keys = [c.key.value for c in app.screen.query_one(GatesTable).ordered_columns]
     # the detail (which target is down) is kept over the trend and the thresholds
     assert keys[:3] == ["gate", "value", "band"] and keys[-1] == "detail"
@@ -86,33 +92,30 @@ async def test_narrow_table_drops_the_least_useful_columns_first():
 
 
 async def test_every_column_at_120_columns():
-    app, show = _app(one_target_down())
-    async with app.run_test(size=(120, 36)) as pilot:
-        await show(pilot)
+    snap = one_target_down()
+    async with showing(snap, (120, 36)) as (app, pilot):
         keys = [c.key.value for c in app.screen.query_one(GatesTable).ordered_columns]
     assert keys == ["gate", "value", "band", "trend", "bands", "window", "detail"]
 
 
 async def test_the_table_follows_a_resize():
-    app, show = _app(one_target_down())
-    async with app.run_test(size=(200, 60)) as pilot:
-        await show(pilot)
+    snap = one_target_down()
+    async with showing(snap, (200, 60)) as (app, pilot):
         table = app.screen.query_one(GatesTable)
         assert len(table.ordered_columns) == 7
         await pilot.resize_terminal(80, 24)
-        await pilot.pause(0.2)
+        await until(pilot, lambda: len(table.ordered_columns) < 7 and "down: billing" in "\n".join(screen_lines(app)))
         assert len(table.ordered_columns) < 7
         assert "down: billing" in "\n".join(screen_lines(app))
 
 
 async def test_light_theme_restyles_the_cells():
-    app, show = _app(fixed_snapshot())
-    async with app.run_test(size=(120, 36)) as pilot:
-        await show(pilot)
+    snap = fixed_snapshot()
+    async with showing(snap, (120, 36)) as (app, pilot):
         table = app.screen.query_one(GatesTable)
         dark = table.get_cell("error_rate", "band").style
         app.theme = "textual-light"
-        await pilot.pause(0.2)
+        await until(pilot, lambda: table.get_cell("error_rate", "band").style.color != dark.color)
         light = table.get_cell("error_rate", "band").style
         assert dark.color != light.color
         assert light.color.triplet.hex.lower() == app.theme_variables["text-error"].lower()
@@ -120,9 +123,7 @@ async def test_light_theme_restyles_the_cells():
 
 async def test_a_changed_value_re_renders_its_row_alone():
     snap = fixed_snapshot()
-    app, show = _app(snap)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await show(pilot)
+    async with showing(snap, (120, 36)) as (app, pilot):
         table = app.screen.query_one(GatesTable)
         rendered = []  # the rows whose cells were rendered again
         original = table._compute_row_renderables
@@ -132,6 +133,6 @@ async def test_a_changed_value_re_renders_its_row_alone():
         assert rendered == []  # an unchanged snapshot renders nothing
         gates = tuple(g.model_copy(update={"value": 2.5}) if g.name == "error_rate" else g for g in snap.gates)
         table.show(gates, snap.history)
-        await pilot.pause(0.1)
+        await until(pilot, lambda: any(" error_rate " in line and "2.50 %" in line for line in screen_lines(app)))
         assert set(rendered) == {table.get_row_index("error_rate")}
         assert any(" error_rate " in line and "2.50 %" in line for line in screen_lines(app))

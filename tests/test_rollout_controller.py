@@ -6,9 +6,8 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import psycopg
@@ -18,6 +17,8 @@ from checks.models import Verdict
 from console.actuators import CommandActuator, FileActuator, HttpActuator
 from console.rollout import RolloutController
 from console.store.db import Store
+
+from .conftest import http_server
 
 STEPS = [0, 5, 10, 25, 50, 75, 100]
 
@@ -211,12 +212,8 @@ class _Recorder(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def flag_service():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    srv.seen, srv.status = [], 200
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    with http_server(_Recorder, seen=[], status=200) as srv:
+        yield srv
 
 
 async def test_http_actuator_posts_with_idempotency_key_and_failure_is_not_pretended(store, db_url, flag_service):
@@ -410,25 +407,21 @@ async def test_http_actuator_sends_its_headers_and_never_shows_them_or_the_url_p
     from console.actuators import make_actuator
     from console.secrets import forget_secrets
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _HeaderRecorder)
-    srv.seen, srv.status = [], 503
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{srv.server_address[1]}/hooks/T0KEN-IN-PATH"
-        config = parse_config({"auto_rollback": {"enabled": False}, "actuator": {
-            "type": "http", "url": url, "retries": 0,
-            "headers": {"Authorization": "Bearer fl4gs-s3cret", "Idempotency-Key": "not-ours"}}})
-        actuator = make_actuator(config)
-        assert actuator.describe() == f"POST http://127.0.0.1:{srv.server_address[1]}/***"
-        with pytest.raises(Exception) as info:
-            await actuator.apply("f", 5, 0, "f:2")
-        assert srv.seen[0]["authorization"] == "Bearer fl4gs-s3cret"
-        assert srv.seen[0]["idempotency-key"] == "f:2"  # gonogo's own key wins
-        assert str(info.value) == f"HTTP 503 from http://127.0.0.1:{srv.server_address[1]}/***"
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        forget_secrets()
+    with http_server(_HeaderRecorder, seen=[], status=503) as srv:
+        try:
+            url = f"http://127.0.0.1:{srv.server_address[1]}/hooks/T0KEN-IN-PATH"
+            config = parse_config({"auto_rollback": {"enabled": False}, "actuator": {
+                "type": "http", "url": url, "retries": 0,
+                "headers": {"Authorization": "Bearer fl4gs-s3cret", "Idempotency-Key": "not-ours"}}})
+            actuator = make_actuator(config)
+            assert actuator.describe() == f"POST http://127.0.0.1:{srv.server_address[1]}/***"
+            with pytest.raises(Exception) as info:
+                await actuator.apply("f", 5, 0, "f:2")
+            assert srv.seen[0]["authorization"] == "Bearer fl4gs-s3cret"
+            assert srv.seen[0]["idempotency-key"] == "f:2"  # gonogo's own key wins
+            assert str(info.value) == f"HTTP 503 from http://127.0.0.1:{srv.server_address[1]}/***"
+        finally:
+            forget_secrets()
 
 
 async def test_an_operator_from_user_with_control_characters_can_still_act(store, db_url, monkeypatch):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 import time
 import tomllib
 from datetime import datetime, timedelta, timezone
@@ -25,6 +24,8 @@ from checks.sql_text import one_statement_problem, second_statement_at
 from console.rollout import RolloutController
 from console.store.db import LEADER_LOCK_BASE, hash_key
 from console.store.sandbox import READER_ROLE, QueryRefused, QueryTimeout, grant_reader, reader_url
+
+from .conftest import in_threads
 
 REPO = Path(__file__).resolve().parents[1]
 LEADER_KEY = "gonogo:f"
@@ -320,19 +321,7 @@ async def test_the_critical_alerts_window_shows_no_summaries(sandboxed):
 
 
 def test_grants_are_idempotent_and_safe_to_run_concurrently(db_url):
-    errors = []
-
-    def run():
-        try:
-            grant_reader(db_url)
-        except Exception as e:  # noqa: BLE001 - collected and asserted below
-            errors.append(e)
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _, errors = in_threads(lambda: grant_reader(db_url), 4)
     assert errors == []
 
 

@@ -14,7 +14,7 @@ from widgets.gates_table import GatesTable
 from widgets.rollout_panel import RolloutPanel
 from widgets.verdict_banner import VerdictBanner
 
-from .conftest import make_config, wait_for
+from .conftest import make_config, quick_config, until, wait_for
 
 SIZE = (120, 36)
 
@@ -43,7 +43,7 @@ async def test_dashboard_shows_every_panel_from_real_sources(db_url, health_serv
     app = make_app(make_config(db_url, base, targets=("api", "auth")))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.verdict.value == "GO", what="GO")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "all gates green" in banner(app) and app.screen.query_one(GatesTable).row_count == 3)
         text = banner(app)
         assert text.split("\n")[0] == "GO" and "all gates green" in text and "phase_4_deployment at 0 %" in text
         cells = gate_cells(app, "checks_passing")
@@ -68,13 +68,13 @@ async def test_dashboard_shows_every_panel_from_real_sources(db_url, health_serv
 
 async def test_failing_endpoint_turns_the_verdict_to_rollback_on_screen(db_url, health_server):
     base, state = health_server
-    app = make_app(make_config(db_url, base))
+    app = make_app(quick_config(db_url, base))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.verdict.value == "GO", what="GO")
         state.status = 503
         await wait_for(pilot, lambda: "ROLLBACK" in banner(app), what="ROLLBACK on screen")
         assert "error_rate red" in banner(app)
-        await pilot.pause(0.2)
+        await until(pilot, lambda: "RED" in gate_cells(app, "error_rate")[2])
         assert "RED" in gate_cells(app, "error_rate")[2]
         assert "HTTP 503" not in banner(app)  # the reason is the gate's, shown in its row
         await wait_for(pilot, lambda: any(a.name == "error_rate red" for a in app.screen.query_one(AlertFeed)._shown or ()),
@@ -97,12 +97,13 @@ async def test_ack_key_acknowledges_the_newest_alert_in_the_database(db_url, hea
 
 async def test_database_stopped_marks_the_screen_stale_and_recovers(stoppable_pg, health_server, quick_pool_timeout):
     base, _ = health_server
-    app = make_app(make_config(stoppable_pg.url, base))
+    app = make_app(quick_config(stoppable_pg.url, base))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.verdict.value == "GO", what="GO")
         stoppable_pg.stop()
         await wait_for(pilot, lambda: "DATABASE UNAVAILABLE" in banner(app), what="STALE banner")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: "STALE" in gate_cells(app, "error_rate")[2]
+                    and app.screen.query_one("#rollout").border_subtitle.strip() == "STALE")
         assert "STALE" in gate_cells(app, "error_rate")[2]
         assert gate_cells(app, "error_rate")[1] == "0.000 %"  # last known value kept
         assert app.screen.query_one("#rollout").border_subtitle.strip() == "STALE"

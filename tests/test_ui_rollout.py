@@ -8,7 +8,7 @@ from console.screens.dialogs.action import ActionDialog
 from console.screens.dialogs.message import MessageDialog
 from console.screens.history import HistoryScreen
 
-from .conftest import keys, make_config, press_then_type, other_console_acts, wait_for
+from .conftest import keys, make_config, other_console_acts, press_then_type, type_keys, wait_for
 
 SIZE = (120, 36)
 FLAG = "phase_4_deployment"
@@ -50,7 +50,7 @@ async def test_advance_with_a_reason_then_override_needs_the_flag_typed(db_url, 
         await dialog_says(pilot, app, "will do: 0 % → 5 % of phase_4_deployment", "verdict now:  GO")
         await pilot.press("enter")  # a stray Enter: no reason, nothing happens
         await dialog_says(pilot, app, "a reason is required")
-        await pilot.press(*keys("canary clean"), "enter")
+        await type_keys(pilot, *keys("canary clean"), "enter")
         await wait_for(pilot, lambda: state(db_url)[0] == 5, what="advanced in the database")
         assert events(db_url) == [("tester", "advance", 0, 5, "canary clean", False)]
         await wait_for(pilot, lambda: app.snapshot.rollout.percentage == 5, what="shown")
@@ -59,11 +59,11 @@ async def test_advance_with_a_reason_then_override_needs_the_flag_typed(db_url, 
         await wait_for(pilot, lambda: isinstance(app.screen, ActionDialog) and "OVERRIDE" in dialog_text(app) and (
             "refused now: soak has 11h 59m left" in dialog_text(app) or "refused now: soak has 12h" in dialog_text(app)),
             timeout=5, what="the dialog refusing for the soak, offering an override")
-        await pilot.press(*keys("review board said go"), "enter")  # Enter moves to the confirmation
-        await pilot.press(*keys("phase_4"), "enter")  # not the full flag name
+        await type_keys(pilot, *keys("review board said go"), "enter")  # Enter moves to the confirmation
+        await type_keys(pilot, *keys("phase_4"), "enter")  # not the full flag name
         await dialog_says(pilot, app, "type the flag name")
         assert state(db_url)[0] == 5
-        await pilot.press(*keys("_deployment"), "enter")
+        await type_keys(pilot, *keys("_deployment"), "enter")
         await wait_for(pilot, lambda: state(db_url)[0] == 10, what="override applied")
         assert events(db_url)[-1] == ("tester", "advance", 5, 10, "review board said go", True)
 
@@ -77,7 +77,7 @@ async def test_rollback_needs_the_flag_name_and_escape_cancels(db_url, health_se
         await wait_for(pilot, lambda: state(db_url)[0] == 5, what="at 5 %")
         await pilot.press("r")
         await dialog_says(pilot, app, "will do: 5 % → 0 % of phase_4_deployment (at once)")
-        await pilot.press(*keys("oops"), "escape")
+        await type_keys(pilot, *keys("oops"), "escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ActionDialog), timeout=5, what="the dialog closed")
         assert state(db_url)[:2] == (5, "soaking")
         await press_then_type(pilot, "r", *keys("p95 climbing"), "enter", *keys(FLAG), "enter")
@@ -103,7 +103,7 @@ async def test_hold_then_resume_with_h(db_url, health_server):
         await wait_for(pilot, lambda: state(db_url)[1] == "held" and app.snapshot.rollout.state == "held", what="held")
         await pilot.press("h")
         await dialog_says(pilot, app, "resume phase_4_deployment at 5 %")
-        await pilot.press(*keys("false alarm"), "enter")
+        await type_keys(pilot, *keys("false alarm"), "enter")
         await wait_for(pilot, lambda: state(db_url)[1] == "soaking", what="resumed")
 
 
@@ -121,7 +121,7 @@ async def test_a_change_made_elsewhere_shows_within_a_second_and_a_stale_view_is
         t0 = time.monotonic()
         await wait_for(pilot, lambda: app.snapshot.rollout.percentage == 5, timeout=5, what="bob's change shown")
         assert time.monotonic() - t0 < 1.5
-        await pilot.press(*keys("my view is old"), "enter")
+        await type_keys(pilot, *keys("my view is old"), "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, MessageDialog), what="refusal dialog")
         text = dialog_text(app)
         assert "you saw version 1, but bob did advance 0 % → 5 %" in text
