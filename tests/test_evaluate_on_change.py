@@ -14,6 +14,12 @@ QUIET = {"refresh": "30s", "operator": "tester"}
 RULES_SELDOM = {"cost_query": "", "events_query": "", "interval": "30s"}  # the rules' pass also evaluates
 
 
+def quiet_config(db_url, base, query_gate):
+    """A 30 s refresh, the rules seldom, and one query gate beside the error rate."""
+    return make_config(db_url, base, console=QUIET, alerts=RULES_SELDOM, auto_rollback={"gates": []},
+                       gates=[{"name": "error_rate", "source": "probe", "window": "5m"}, query_gate])
+
+
 async def test_a_target_that_turns_is_evaluated_at_once_and_steady_probes_wait_for_the_refresh(db_url, health_server):
     base, state = health_server
     config = make_config(db_url, base, targets=("api",), console=QUIET, alerts=RULES_SELDOM)
@@ -43,8 +49,7 @@ async def test_a_query_gates_new_answer_is_evaluated_at_once(db_url, health_serv
     # The answer flips every 2 s by the database's clock; asked every second.
     flip = {"name": "flip", "source": "sql", "query": "select (extract(epoch from now())::int / 2) % 2",
             "interval": "1s", "green": "< 1", "red": "> 5"}
-    config = make_config(db_url, base, console=QUIET, alerts=RULES_SELDOM, auto_rollback={"gates": []},
-                         gates=[{"name": "error_rate", "source": "probe", "window": "5m"}, flip])
+    config = quiet_config(db_url, base, flip)
     async with running(config) as engine:
         await wait_for(None, lambda: engine.snapshot is not None and gate(engine.snapshot, "flip").value is not None,
                        what="the query's first answer")
@@ -62,8 +67,7 @@ async def test_ask_queries_now_asks_every_query_gate_again_and_shows_the_answer(
     base, _ = health_server
     clock = {"name": "db_seconds", "source": "sql", "query": "select extract(epoch from now())::bigint",
              "interval": "1h", "green": "> 0", "red": "< 0"}
-    config = make_config(db_url, base, console=QUIET, alerts=RULES_SELDOM, auto_rollback={"gates": []},
-                         gates=[{"name": "error_rate", "source": "probe", "window": "5m"}, clock])
+    config = quiet_config(db_url, base, clock)
     async with running(config) as engine:
         await wait_for(None, lambda: engine.snapshot is not None
                        and gate(engine.snapshot, "db_seconds").value is not None, what="the first answer")

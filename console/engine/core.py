@@ -135,7 +135,8 @@ class Engine:
 
                 first = await asyncio.gather(*(first_probe(t) for t in self.config.targets))
                 self._buffer.extend(first)
-                self._last_probe.update((r.target, (r.ok, r.status, r.reason)) for r in first)
+                for r in first:
+                    self._turned(r)
         if self.leader:
             with contextlib.suppress(StoreUnavailable):
                 await self._recover()
@@ -270,10 +271,16 @@ class Engine:
             if self.leader:
                 result = await probe(self.probe_client, target)
                 self._buffer.append(result)
-                seen = (result.ok, result.status, result.reason)
-                if self._last_probe.get(target.name) != seen:  # it turned: show it now, not at the refresh
-                    self._last_probe[target.name] = seen
-                    self.poke()
+                if self._turned(result):
+                    self.poke()  # show it now, not at the refresh
+
+    def _turned(self, result: ProbeResult) -> bool:
+        """Whether `result` differs from its target's last one (ok, status, reason),
+        which it becomes: a probe like the last waits for the refresh."""
+        seen = (result.ok, result.status, result.reason)
+        turned = self._last_probe.get(result.target) != seen
+        self._last_probe[result.target] = seen
+        return turned
 
     async def _flush_probes(self) -> None:
         """Write the buffered probe results, oldest first, PROBE_FLUSH_BATCH rows per
