@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 # The outage tests' own helpers: the same config, the same look at the postmaster.
-from tests.test_outage import answers, postmaster, url_of, wait_until, write_config  # noqa: E402
+from tests.outage import answers, postmaster, url_of, wait_until, write_config  # noqa: E402
 
 class Ok(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802

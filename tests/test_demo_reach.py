@@ -26,7 +26,7 @@ def reachable_dir():
     sets that folder back to 0700 as each of its workers starts, and an initdb run by
     the server's own user (as root) in that moment fails. Every server started under
     it is stopped, and it is removed."""
-    from .test_outage import stop_server
+    from .outage import stop_server
 
     d = Path(tempfile.mkdtemp(prefix="gonogo-demo-test-"))
     d.chmod(0o755)

@@ -13,7 +13,7 @@ from console.store.embedded import pgdata_path, start_embedded
 from console.store.supervisor import EmbeddedSupervisor
 
 from .conftest import wait_for
-from .test_outage import data_dir, postmaster, stop_server  # noqa: F401 (data_dir is a fixture)
+from .outage import data_dir, postmaster, stop_server  # noqa: F401 (data_dir is a fixture)
 
 
 async def test_a_killed_postmaster_is_seen_at_once_and_started_again(data_dir):  # noqa: F811
