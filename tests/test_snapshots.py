@@ -4,14 +4,20 @@ size (no engine, no I/O): a regression net for the layout. Update deliberately w
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from textual.widgets import DataTable, Input
 
 from checks.day1 import DAY1_BANDS
 from checks.models import (Alert, AutoRollbackView, Band, BreachRun, BurnInView, GateReading, RolloutView, Snapshot, SourceHealth, Verdict)
 from console.app import make_app
 from console.config import parse_config
+from console.screens.help import HelpScreen
+from console.screens.history import HistoryScreen
+from widgets.verdict_banner import VerdictBanner
 
-# Screens compared cell by cell, after waits that a busy machine can outlast: run alone (scripts/test).
-pytestmark = pytest.mark.serial
+from .conftest import wait_for
+
+# Each screen is compared once what it must show is on it (a wait on the screen, not a
+# fixed pause), and nothing on it moves with the clock: these run in the parallel pass.
 
 NOW = datetime(2026, 11, 24, 3, 12, 5, tzinfo=timezone.utc)
 
@@ -66,6 +72,11 @@ def fixed_snapshot(database_ok=True) -> Snapshot:
     )
 
 
+def _banner(app) -> str:
+    banners = app.screen.query(VerdictBanner)
+    return banners.first().render_text().plain if banners else ""
+
+
 def _app(snapshot, theme: str | None = None):
     config = parse_config({"console": {"operator": "alice"}, "auto_rollback": {"enabled": False}})
     app = make_app(config, clock=lambda: NOW, start_engine=False)
@@ -74,7 +85,8 @@ def _app(snapshot, theme: str | None = None):
         if theme is not None:
             app.theme = theme
         app.snapshot = snapshot
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: snapshot.verdict.value in _banner(app), what="the snapshot on the banner")
+        await pilot.pause()
 
     return app, show
 
@@ -134,7 +146,9 @@ def _dialog(action):
     async def open_dialog(pilot):
         await show(pilot)
         app.push_screen(ActionDialog(action, preview(action, app.snapshot, app.config, NOW), app.snapshot))
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, ActionDialog) and isinstance(app.focused, Input)
+                       and app.focused.screen is app.screen, what="the dialog, its reason focused")
+        await pilot.pause()
 
     return app, open_dialog
 
@@ -158,7 +172,8 @@ def test_help_screen(snap_compare):
     async def open_help(pilot):
         await show(pilot)
         await pilot.press("question_mark")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=open_help)
 
@@ -171,7 +186,8 @@ def test_audit_trail_screen(snap_compare):
     async def open_trail(pilot):
         await show(pilot)
         await pilot.press("H")
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen)
+                       and app.screen.query_one(DataTable).row_count == 4, what="the audit trail's four events")
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 36), run_before=open_trail)
