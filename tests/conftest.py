@@ -24,8 +24,9 @@ from console.config import parse_config
 
 
 # The longest files (seconds in one worker, measured in the parallel pass), handed out
-# first: `--dist loadfile` gives each worker the next file in collection order, and a
-# 25 s file that starts last is the pass's tail while the other workers idle.
+# first: `--dist loadfile --no-loadscope-reorder` (scripts/test) gives each worker the
+# next file in collection order (xdist's own order puts the files with the most tests
+# first), and a 25 s file that starts last is the pass's tail while the others idle.
 LONGEST_FIRST = ("test_outage_watch.py", "test_cli.py", "test_outage.py", "test_notify.py",
                  "test_sql_sandbox.py", "test_ui_rollout.py", "test_demo_service.py", "test_engine.py",
                  "test_loud_events.py", "test_ui_keys.py", "test_report.py", "test_ui_review.py",
