@@ -2,7 +2,9 @@
 on theirs, evaluates every gate, keeps the alert feed, and hands a Snapshot to
 whoever listens (the App, `gonogo watch`, `gonogo check`).
 
-These are the loops. The evaluation itself is one `Evaluation` (evaluation.py) that
+These are the loops: the probes, the evaluation's pace, the lead and the upkeep here;
+the query gates, Alertmanager, the alert rules and LISTEN in source_loops.py, a mixin
+of the Engine. The evaluation itself is one `Evaluation` (evaluation.py) that
 the Engine holds and calls: the loops hand it readings (the probe buffer it writes
 first, the query gates' answers, the database's health, the other sources'), and it
 returns the Snapshot.
@@ -23,24 +25,20 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import psycopg
-from pydantic import ValidationError
 
 from checks.models import ProbeResult, RolloutNotice, Snapshot, SourceHealth
 
-from ..config import Config, Gate
+from ..config import Config
 from ..probe import make_client, make_http_client, probe
 from ..secrets import mask_text
-from ..sources import SourceError
-from ..sources.alertmanager import fetch_alerts
-from ..sources.prometheus import promql_value
 from ..rollout import RolloutController, make_controller
-from ..store import rollout as rollout_tables
 from ..store.db import Store, StoreUnavailable
 from .alert_rules import AlertRules
 from .auto_rollback import AutoRollback
-from .evaluation import Clock, Evaluation, QueryResult, _short
+from .evaluation import Clock, Evaluation, _short
 from .notify_loop import Notifier
 from .probe_schedule import next_probe, offset, startup_delay
+from .source_loops import SourceLoops
 
 log = logging.getLogger("gonogo.engine")
 
@@ -54,21 +52,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-async def _readable(fd: int) -> None:
-    """Until `fd` can be read: a notice arrived, or the server closed the connection
-    (which the read that follows reports). psycopg's own `notifies()` wakes the event
-    loop ten times a second to look (its 0.1 s wait interval), for nothing but
-    Ctrl-C, which the App handles: at idle that was the loop's busiest waker."""
-    loop = asyncio.get_running_loop()
-    ready = loop.create_future()
-    loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
-    try:
-        await ready
-    finally:
-        loop.remove_reader(fd)
-
-
-class Engine:
+class Engine(SourceLoops):
     """The loops, and the one Evaluation they feed (`evaluation`): the probes go to
     the buffer it writes first, the query gates' answers and the database's health
     to it, and what it returns to `on_snapshot`."""
@@ -305,121 +289,6 @@ class Engine:
                 log.error("dropped %d probe results the database refused: %s", len(batch), _short(e))
                 self.sources["probe writes"] = SourceHealth(
                     name="probe writes", ok=False, reason=f"{len(batch)} results refused: {_short(e)}", since=self.clock())
-
-    async def _query_loop(self, gate: Gate) -> None:
-        while True:
-            before = self.evaluation.last_answer(gate.name)
-            await self._run_query(gate)
-            after = self.evaluation.last_answer(gate.name)
-            if (after.value, after.error) != (before.value, before.error):
-                self.poke()  # a new answer is shown now, not at the next refresh
-            await asyncio.sleep(gate.interval.total_seconds())
-
-    async def ask_queries_now(self) -> None:
-        """Every PromQL and SQL gate asked once now, at once (after the demo's `n`
-        rewrote what they read), then an evaluation; their loops keep their pace."""
-        gates = [g for g in self.config.gates if g.source in ("sql", "promql")]
-        await asyncio.gather(*(self._run_query(g) for g in gates))
-        self.poke()
-
-    async def _run_query(self, gate: Gate) -> None:
-        """Ask a PromQL or SQL gate's query once; its answer goes to the evaluation."""
-        now = self.clock()
-        answer = self.evaluation.answer
-        try:
-            if gate.source == "promql":
-                value = await promql_value(
-                    self.client, self.config.prometheus.url, gate.query, gate.timeout.total_seconds(),
-                    headers=self.config.prometheus.headers,
-                )
-            else:
-                value = await self.store.sandbox.value(gate.query, gate.timeout)
-                if value is None:  # NULL: no data, which is never green
-                    answer(gate.name, QueryResult(None, "the query returned NULL", now))
-                    return
-            answer(gate.name, QueryResult(value=value, observed_at=now))
-        except StoreUnavailable as e:
-            self.evaluation.db_down(str(e), now)  # the last answer stands, ageing into stale
-        except (SourceError, psycopg.Error, ValueError) as e:
-            answer(gate.name, QueryResult(None, _short(e), now))
-
-    async def _alertmanager_loop(self) -> None:
-        am = self.config.alertmanager
-        seen: tuple = ()
-        while True:
-            now = self.clock()
-            before = self.sources.get("alertmanager")
-            try:
-                alerts = await fetch_alerts(self.client, am.url, am.timeout.total_seconds(), headers=am.headers)
-                self.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=True, since=now)
-                if self.leader:
-                    for a in alerts:
-                        await self.store.raise_alert(a.fingerprint, "alertmanager", a.severity, a.name, a.summary, a.at,
-                                                     labels=a.labels, labels_left_out=a.labels_left_out)
-                    await self.store.resolve_missing("alertmanager", [a.fingerprint for a in alerts])
-                now_seen = tuple(sorted((a.fingerprint, a.severity) for a in alerts))
-                if now_seen != seen:  # raised, resolved or changed: shown now
-                    seen = now_seen
-                    self.poke()
-            except SourceError as e:
-                prev = self.sources.get("alertmanager")
-                since = prev.since if prev and not prev.ok else now
-                self.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=False, reason=str(e), since=since)
-            except StoreUnavailable as e:
-                self.evaluation.db_down(str(e), now)
-            except psycopg.Error as e:
-                self.sources["alertmanager"] = SourceHealth(name="alertmanager", ok=False,
-                                                            reason=f"cannot store its alerts: {_short(e)}")
-            after = self.sources.get("alertmanager")
-            if before is None or after is None or before.ok != after.ok:
-                self.poke()  # Alertmanager went away or came back: the screen says so now
-            await asyncio.sleep(am.interval.total_seconds())
-
-    async def _alert_rules_loop(self) -> None:
-        cfg = self.config.alerts
-        await asyncio.sleep(1)
-        while True:
-            if self.leader and self.evaluation.database.ok:
-                try:
-                    await self.alert_rules.apply(self.snapshot)
-                    self.poke()  # what the rules raised or resolved is on the screen now
-                    if "alert rules" in self.sources:  # a past problem is over
-                        self.sources["alert rules"] = SourceHealth(name="alert rules", ok=True, since=self.clock())
-                except StoreUnavailable as e:
-                    self.evaluation.db_down(str(e), self.clock())
-                except (psycopg.Error, ValueError) as e:
-                    self.sources["alert rules"] = SourceHealth(name="alert rules", ok=False, reason=_short(e))
-            await asyncio.sleep(cfg.interval.total_seconds())
-
-    async def _listen_loop(self) -> None:
-        """LISTEN for rollout changes made anywhere (another console, the CLI, the
-        leader's auto-rollback) and re-evaluate at once."""
-        delay = 1.0
-        while True:
-            try:
-                conn = await psycopg.AsyncConnection.connect(self.store.url, autocommit=True, connect_timeout=3)
-            except psycopg.Error:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 15)
-                continue
-            delay = 1.0
-            try:
-                async with conn:
-                    await rollout_tables.listen(conn)
-                    while True:
-                        async for note in conn.notifies(timeout=0):  # what arrived, without waiting
-                            try:  # outside text: a payload that is not a notice is ignored
-                                notice = RolloutNotice.model_validate_json(note.payload)
-                            except ValidationError:
-                                continue
-                            if notice.flag != self.config.rollout.flag:
-                                continue
-                            self.poke()
-                            if self.on_rollout_change is not None:
-                                self.on_rollout_change(notice)
-                        await _readable(conn.fileno())
-            except psycopg.Error:
-                await asyncio.sleep(delay)
 
     async def _maintenance_loop(self) -> None:
         n = 0
