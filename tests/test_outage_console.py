@@ -40,6 +40,8 @@ async def test_console_restarts_the_killed_server_and_says_so_on_the_banner(tmp_
             await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.leader and app.snapshot.database.ok,
                            timeout=60, what="the console to lead")
             url = url_of(pgdata)
+            flowing = datetime.now(timezone.utc)  # the span counted begins with probes already written
+            await wait_for(pilot, lambda: written_past(url, flowing), timeout=30, what="the first probes written")
             await pilot.pause(BEFORE)
             down = datetime.now(timezone.utc)
             loop = asyncio.get_running_loop()

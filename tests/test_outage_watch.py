@@ -23,7 +23,11 @@ def test_watch_restarts_the_killed_server_and_keeps_every_probe(tmp_path, health
     try:
         watch.wait_for(lambda: any("(leader)" in ln for ln in watch.lines), 60, "watch to lead")
         url = url_of(pgdata)
-        time.sleep(BEFORE)  # probes before the outage, to compare with
+        # Probes before the outage, to compare with: counted from a probe already written
+        # (on a busy machine the first ones come a little after the lead).
+        flowing = datetime.now(timezone.utc)
+        watch.wait_for(lambda: written_past(url, flowing), 30, "the first probes written")
+        time.sleep(BEFORE)
         # kept away until the watch says so (its evaluation waits up to the pool's timeout)
         down, back, killed = outage_under(pgdata, until=lambda: "database unavailable" in watch.lines[-1])
         assert len(killed) >= 2  # it was started again, by the watch, while the test killed it
@@ -79,6 +83,8 @@ def test_two_watches_through_one_outage_one_leader_and_no_duplicates(tmp_path, h
     try:
         two.wait_for(lambda: any("(follower)" in ln for ln in two.lines), 60, "the second watch to follow")
         url = url_of(pgdata)
+        flowing = datetime.now(timezone.utc)
+        one.wait_for(lambda: written_past(url, flowing), 30, "the first probes written")
         time.sleep(BEFORE)
         down, back, killed = outage_under(
             pgdata, until=lambda: all("database unavailable" in w.lines[-1] for w in (one, two)))

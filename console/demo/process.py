@@ -46,6 +46,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .service import ServiceAddress
+
 READY_TIMEOUT = 20.0  # seconds for the child to import and listen (it overlaps the database's start)
 REQUEST_TIMEOUT = 3.0  # seconds for one answer; the child answers in well under a millisecond
 STOP_TIMEOUT = 5.0  # seconds stop() waits for the child to exit before it kills it
@@ -58,7 +60,7 @@ class ServiceUnavailable(RuntimeError):
     """The child is gone, did not start, or did not answer in time."""
 
 
-class ServiceProcess:
+class ServiceProcess(ServiceAddress):
     """The simulated service in a child process: what `gonogo demo` and the demo keys use.
 
     >>> svc = ServiceProcess(["api", "billing"], seed=1).start(0)   # returns at once
@@ -177,13 +179,6 @@ class ServiceProcess:
     @property
     def port(self) -> int:
         return self.wait_ready()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def health_url(self, component: str) -> str:
-        return f"{self.url}/health/{component}"
 
     def __enter__(self) -> ServiceProcess:
         if self._proc is None:

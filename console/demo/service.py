@@ -116,7 +116,23 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class SimulatedService:
+class ServiceAddress:
+    """Where a simulated service answers, from its `host` and `port`: the in-process
+    SimulatedService and the child process's handle (process.ServiceProcess) alike."""
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:8080``."""
+        return f"http://{self.host}:{self.port}"
+
+    def health_url(self, component: str) -> str:
+        return f"{self.url}/health/{component}"
+
+
+class SimulatedService(ServiceAddress):
     """The demo's service: health endpoints, ``/metrics`` and injectable faults.
 
     >>> svc = SimulatedService(seed=1)
@@ -215,14 +231,6 @@ class SimulatedService:
         if self._server is None:
             raise RuntimeError("the simulated service is not running")
         return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:8080``."""
-        return f"http://{self.host}:{self.port}"
-
-    def health_url(self, component: str) -> str:
-        return f"{self.url}/health/{component}"
 
     def __enter__(self) -> SimulatedService:
         if self._server is None:
